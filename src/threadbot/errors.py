@@ -1,0 +1,61 @@
+"""Every error a user can see, and the exit code each one maps to.
+
+The CLI turns a ``ThreadbotError`` into its message and exit code in one place
+(``threadbot.cli.main``); nothing else in the package prints errors or exits.
+A message says what happened and what to do next, and names the file (and
+line) where that applies.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes, documented in the README."""
+
+    OK = 0
+    UNEXPECTED = 1  # a bug in threadbot: please report it
+    USAGE = 2  # bad command-line arguments (click's own code)
+    DRAFT = 3  # the draft cannot be read or is malformed
+    CONFIG = 4  # the configuration file is missing, malformed or has bad values
+    MEDIA = 5  # an image is missing, too large, of the wrong type, or too many
+    OVER_LIMIT = 6  # the thread cannot be made to fit (should not happen: reported as a bug)
+
+
+class ThreadbotError(Exception):
+    """Base class: a problem the user can fix, with a message saying how."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+        return f"{where}{self.message}"
+
+
+class DraftError(ThreadbotError):
+    exit_code = ExitCode.DRAFT
+
+
+class ConfigError(ThreadbotError):
+    exit_code = ExitCode.CONFIG
+
+
+class MediaError(ThreadbotError):
+    exit_code = ExitCode.MEDIA
+
+
+class UsageError(ThreadbotError):
+    exit_code = ExitCode.USAGE
+
+
+class SplitError(ThreadbotError):
+    exit_code = ExitCode.OVER_LIMIT
