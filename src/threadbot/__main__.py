@@ -1,0 +1,3 @@
+from threadbot.cli import run
+
+run()

@@ -1,0 +1,331 @@
+"""Configuration: where it is found, what it may hold, and how it is checked.
+
+Where the configuration comes from, first match wins:
+
+1. ``--config PATH`` on the command line (the file must exist);
+2. the ``THREADBOT_CONFIG`` environment variable (the file must exist);
+3. ``config/threadbot.yaml`` in the current folder, if it exists (a writer's
+   folder holds ``config/`` and ``drafts/``, like a static site generator's);
+4. the built-in defaults below.
+
+Split settings are layered the same way for every draft: built-in defaults,
+then the config's ``split:`` section, then the draft's front matter, then
+options given on the command line.
+
+Unknown keys are errors (with a "did you mean"), so that a typo never silently
+does nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .counting import PLATFORMS
+from .errors import ConfigError, ThreadbotError
+
+CONFIG_ENV = "THREADBOT_CONFIG"
+DEFAULT_CONFIG_PATH = Path("config") / "threadbot.yaml"
+
+NUMBERING_STYLES = ("none", "1/N", "1/", "(1/N)")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How a draft becomes posts. Every field can be set in the config's
+    ``split:`` section, in a draft's front matter, or on the command line."""
+
+    # natural: break at paragraph and sentence ends, mid-sentence only when a
+    # sentence cannot fit; compact: as few posts as word-by-word packing.
+    packing: str = "natural"
+    # auto: pack paragraphs together; paragraph: every paragraph starts a post.
+    break_mode: str = "auto"
+    numbering: str = "none"
+    numbering_position: str = "after"
+    # Closes a post whose sentence runs on into the next; "" turns it off.
+    continuation: str = "…"
+    # Added to the first post, e.g. "🧵"; "" for none.
+    thread_marker: str = ""
+
+
+# YAML key -> SplitSettings field (``break`` is a Python keyword).
+SPLIT_KEYS = {
+    "packing": "packing",
+    "break": "break_mode",
+    "numbering": "numbering",
+    "numbering_position": "numbering_position",
+    "continuation": "continuation",
+    "thread_marker": "thread_marker",
+}
+
+_CHOICES = {
+    "packing": ("natural", "compact"),
+    "break": ("auto", "paragraph"),
+    "numbering": NUMBERING_STYLES,
+    "numbering_position": ("before", "after"),
+}
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """X's pay-per-use prices in US dollars (2026); they change, so they live in config."""
+
+    post: float = 0.015
+    post_with_url: float = 0.20
+
+
+@dataclass(frozen=True)
+class Config:
+    platform: str = "x"
+    split: SplitSettings = field(default_factory=SplitSettings)
+    pricing: Pricing = field(default_factory=Pricing)
+    path: Path | None = None  # the file it was read from, None for built-in defaults
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """A " Did you mean 'x'?" hint, or "" when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+# --- YAML with line numbers -------------------------------------------------
+
+
+class LocatedMapping(dict):
+    """A dict from YAML that remembers the line of each key (1-based)."""
+
+    lines: dict[str, int]
+
+
+def load_yaml_mapping(
+    text: str, *, path: str, first_line: int = 1, what: str = "file",
+    error: type[ThreadbotError] = ConfigError,
+) -> LocatedMapping:
+    """Parse YAML text that must hold a mapping (or nothing).
+
+    ``first_line`` is the file line where ``text`` starts, so that errors in
+    front matter point at the right line of the draft.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = first_line + mark.line if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(
+            f"the {what} is not valid YAML ({problem}). Fix the YAML syntax on that line "
+            "(check indentation, colons and quotes).",
+            path=path,
+            line=line,
+        ) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(
+            f"the {what} must be a set of 'key: value' lines, not a {type(data).__name__}.",
+            path=path,
+            line=first_line,
+        )
+    result = LocatedMapping(data)
+    result.lines = _key_lines(node, first_line)
+    return result
+
+
+def _key_lines(node: Any, first_line: int, prefix: str = "") -> dict[str, int]:
+    """Map "key" and "key.sub" to the 1-based line where each key is written."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            name = f"{prefix}{key_node.value}"
+            lines[name] = first_line + key_node.start_mark.line
+            lines.update(_key_lines(value_node, first_line, prefix=f"{name}."))
+    return lines
+
+
+# --- validation ---------------------------------------------------------------
+
+
+def check_keys(
+    data: dict, allowed: list[str], *, path: str, lines: dict[str, int], prefix: str = "",
+    where: str = "", error: type[ThreadbotError] = ConfigError,
+) -> None:
+    for key in data:
+        if key not in allowed:
+            name = f"{prefix}{key}"
+            raise error(
+                f"unknown key '{name}'{where}.{did_you_mean(str(key), allowed)} "
+                f"Known keys: {', '.join(allowed)}.",
+                path=path,
+                line=lines.get(name),
+            )
+
+
+def parse_split_settings(
+    data: dict, base: SplitSettings, *, path: str, lines: dict[str, int], prefix: str = "",
+    error: type[ThreadbotError] = ConfigError,
+) -> SplitSettings:
+    """Apply the split keys found in ``data`` on top of ``base``, checking each value."""
+    changes: dict[str, str] = {}
+    for key, attr in SPLIT_KEYS.items():
+        if key not in data:
+            continue
+        value = data[key]
+        line = lines.get(f"{prefix}{key}")
+        if key in ("continuation", "thread_marker"):
+            # "off", false and null all mean "none" for the markers.
+            if value is None or value is False or value == "off":
+                value = ""
+            if not isinstance(value, str):
+                raise error(
+                    f"'{prefix}{key}' must be text (or \"\" to turn it off), not {value!r}.",
+                    path=path,
+                    line=line,
+                )
+        else:
+            if value is False and key == "numbering":
+                value = "none"
+            choices = _CHOICES[key]
+            if value not in choices:
+                raise error(
+                    f"'{prefix}{key}' cannot be {value!r}.{did_you_mean(str(value), choices)} "
+                    f"Choose one of: {', '.join(repr(c) for c in choices)}.",
+                    path=path,
+                    line=line,
+                )
+        changes[attr] = value
+    return replace(base, **changes)
+
+
+def check_platform(value: Any, *, path: str | None, line: int | None,
+                   error: type[ThreadbotError] = ConfigError) -> str:
+    if value not in PLATFORMS:
+        raise error(
+            f"unknown platform {value!r}.{did_you_mean(str(value), PLATFORMS)} "
+            f"Choose one of: {', '.join(PLATFORMS)}.",
+            path=path,
+            line=line,
+        )
+    return value
+
+
+def _parse_config(data: LocatedMapping, path: str) -> Config:
+    lines = data.lines
+    check_keys(data, ["platform", "split", "pricing"], path=path, lines=lines)
+    config = Config(path=Path(path))
+    if "platform" in data:
+        config = replace(
+            config, platform=check_platform(data["platform"], path=path, line=lines["platform"])
+        )
+    if "split" in data:
+        split = data["split"] or {}
+        if not isinstance(split, dict):
+            raise ConfigError("'split' must hold 'key: value' lines.", path=path,
+                              line=lines["split"])
+        check_keys(split, list(SPLIT_KEYS), path=path, lines=lines, prefix="split.")
+        config = replace(config, split=parse_split_settings(
+            split, SplitSettings(), path=path, lines=lines, prefix="split."))
+    if "pricing" in data:
+        config = replace(config, pricing=_parse_pricing(data["pricing"], path, lines))
+    return config
+
+
+def _parse_pricing(data: Any, path: str, lines: dict[str, int]) -> Pricing:
+    if not isinstance(data, dict):
+        raise ConfigError("'pricing' must hold 'x:' with 'post' and 'post_with_url'.",
+                          path=path, line=lines.get("pricing"))
+    check_keys(data, ["x"], path=path, lines=lines, prefix="pricing.")
+    x = data.get("x") or {}
+    if not isinstance(x, dict):
+        raise ConfigError("'pricing.x' must hold 'post' and 'post_with_url'.",
+                          path=path, line=lines.get("pricing.x"))
+    names = [f.name for f in fields(Pricing)]
+    check_keys(x, names, path=path, lines=lines, prefix="pricing.x.")
+    values = {}
+    for name in names:
+        if name in x:
+            value = x[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(
+                    f"'pricing.x.{name}' must be a price in dollars such as 0.015, not {value!r}.",
+                    path=path, line=lines.get(f"pricing.x.{name}"),
+                )
+            values[name] = float(value)
+    return Pricing(**values)
+
+
+def read_text_file(path: Path, *, what: str, error: type[ThreadbotError]) -> str:
+    """Read a UTF-8 text file, turning every way it can fail into a clear error."""
+    shown = str(path)
+    if path.is_dir():
+        raise error(f"this is a folder, not a {what}. Give the path of a file in it.", path=shown)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"no such {what}. Check the path and the current folder.",
+                    path=shown) from None
+    except OSError as exc:
+        raise error(f"cannot read this {what}: {exc.strerror}.", path=shown) from None
+    return decode_text(data, shown=shown, what=what, error=error)
+
+
+def decode_text(data: bytes, *, shown: str, what: str, error: type[ThreadbotError]) -> str:
+    if b"\x00" in data:
+        raise error(
+            f"this looks like a binary file, not a {what}. "
+            "Save it as plain text (UTF-8) or give the right file.",
+            path=shown,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(
+            f"this {what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}). "
+            "Re-save it with UTF-8 encoding.",
+            path=shown,
+            line=line,
+        ) from None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
+    """Where the configuration comes from (see the module docstring); None means defaults."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.exists():
+            raise ConfigError("no config file here. Check the path given to --config.",
+                              path=str(path))
+        return path
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        path = Path(env)
+        if not path.exists():
+            raise ConfigError(
+                f"no config file here, but {CONFIG_ENV} points to it. "
+                f"Fix or unset {CONFIG_ENV}.",
+                path=str(path),
+            )
+        return path
+    if DEFAULT_CONFIG_PATH.is_file():
+        return DEFAULT_CONFIG_PATH
+    return None
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load the configuration, found as the module docstring describes."""
+    found = find_config_path(path)
+    if found is None:
+        return Config()
+    text = read_text_file(found, what="config file", error=ConfigError)
+    data = load_yaml_mapping(text, path=str(found), what="config file")
+    return _parse_config(data, str(found))

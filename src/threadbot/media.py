@@ -1,0 +1,93 @@
+"""Checking images against a platform's rules before anything is sent.
+
+The rules are the platforms' published limits (2026); X's are the ones the
+issue names: PNG/JPEG/GIF/WEBP, images up to 5 MB (animated GIFs up to 15 MB),
+at most 4 per post, alt text up to 1,000 characters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .draft import Image
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    max_bytes: int
+    max_gif_bytes: int
+    max_per_post: int
+    max_alt: int
+
+
+RULES = {
+    "x": MediaRules(max_bytes=5 * MB, max_gif_bytes=15 * MB, max_per_post=4, max_alt=1000),
+    # Bluesky's image blob limit is 1,000,000 bytes; alt text is not capped by the lexicon
+    # beyond the record size, 2,000 is the app's limit.
+    "bluesky": MediaRules(max_bytes=1_000_000, max_gif_bytes=1_000_000, max_per_post=4,
+                          max_alt=2000),
+    # Mastodon's defaults: 16 MB images, 4 attachments, 1,500 characters of description.
+    "mastodon": MediaRules(max_bytes=16 * MB, max_gif_bytes=16 * MB, max_per_post=4,
+                           max_alt=1500),
+}
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+
+
+def image_format(path: Path) -> str | None:
+    """PNG, JPEG, GIF or WEBP from the file's first bytes (not its name), else None."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _size(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n / 1024:.0f} KB"
+
+
+def check_image(image: Image, platform: str, source: str) -> list[str]:
+    """Problems with one image, each a message naming the draft line and the fix."""
+    rules = RULES[platform]
+    where = f"{source}:{image.line}: image '{image.path}'"
+    problems = []
+    if len(image.alt) > rules.max_alt:
+        problems.append(
+            f"{where}: the alt text is {len(image.alt):,} characters; {platform} allows "
+            f"{rules.max_alt:,}. Shorten the text between ![ and ]."
+        )
+    path = image.resolved
+    if not path.exists():
+        problems.append(f"{where} is not there (looked for {path}). Check the path: it is "
+                        "relative to the draft's folder.")
+        return problems
+    if not path.is_file():
+        problems.append(f"{where} is a folder, not an image file. Point to the file.")
+        return problems
+    try:
+        kind = image_format(path)
+        size = path.stat().st_size
+    except OSError as exc:
+        problems.append(f"{where} cannot be read: {exc.strerror}.")
+        return problems
+    if kind is None:
+        problems.append(f"{where} is not a PNG, JPEG, GIF or WEBP image. Convert it to one "
+                        "of those formats.")
+        return problems
+    limit = rules.max_gif_bytes if kind == "GIF" else rules.max_bytes
+    if size > limit:
+        problems.append(f"{where} is {_size(size)}; {platform} accepts {kind} images up to "
+                        f"{_size(limit)}. Resize or compress it.")
+    return problems

@@ -1,0 +1,98 @@
+"""Showing a thread before it is posted: for reading in a terminal, as plain text, or as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from .thread import Thread
+
+PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def headline(thread: Thread) -> str:
+    name = PLATFORM_NAMES[thread.platform]
+    title = f"“{thread.title}” " if thread.title else ""
+    return (f"{title}({thread.source}) → {_count(len(thread.posts), 'post')} on {name}, "
+            f"limit {thread.limit} per post")
+
+
+def cost_line(thread: Thread, post_price: float, url_price: float) -> str | None:
+    if thread.cost is None:
+        return None
+    with_url = sum(1 for p in thread.posts if p.has_url)
+    plain = len(thread.posts) - with_url
+    parts = [f"{_count(plain, 'post')} × ${post_price:.3f}"]
+    if with_url:
+        parts.append(f"{with_url} with a URL × ${url_price:.3f}")
+    return f"Cost on X's pay-per-use API: {' + '.join(parts)} = ${thread.cost:.2f}"
+
+
+def render_json(thread: Thread, out: TextIO) -> None:
+    json.dump(thread.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def render_plain(thread: Thread, out: TextIO, *, cost: str | None) -> None:
+    total = len(thread.posts)
+    out.write(headline(thread) + "\n")
+    for post in thread.posts:
+        over = "  OVER THE LIMIT" if post.length > thread.limit else ""
+        out.write(f"\n--- post {post.index}/{total} · {post.length}/{thread.limit}{over} ---\n")
+        out.write(post.text + "\n")
+        for media in post.media:
+            out.write(f"  [image] {media.path}\n")
+            out.write(f"          alt: {media.alt or '(none)'}\n")
+    _notes_plain(thread, out, cost)
+
+
+def _notes_plain(thread: Thread, out: TextIO, cost: str | None) -> None:
+    if thread.warnings:
+        out.write("\nWarnings:\n")
+        for warning in thread.warnings:
+            out.write(f"  ! {warning}\n")
+    if thread.errors:
+        out.write("\nProblems to fix before posting:\n")
+        for error in thread.errors:
+            out.write(f"  x {error}\n")
+    out.write("\n")
+    if cost:
+        out.write(cost + "\n")
+    out.write("Dry run: nothing was posted.\n")
+
+
+def render_rich(thread: Thread, console, *, cost: str | None) -> None:
+    """The terminal view: one panel per post, lengths coloured against the limit."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    total = len(thread.posts)
+    console.print(Text(headline(thread), style="bold"))
+    for post in thread.posts:
+        colour = "red" if post.length > thread.limit else (
+            "yellow" if post.length > thread.limit * 0.95 else "green")
+        body = Text(post.text)  # Text, not markup: a writer's [brackets] stay as written
+        for media in post.media:
+            body.append("\n\n🖼  ", style="dim")
+            body.append(media.path, style="cyan")
+            body.append("\n   alt: ", style="dim")
+            body.append(media.alt or "(none)", style="italic" if media.alt else "red")
+        console.print(Panel(
+            body,
+            title=f"{post.index}/{total}",
+            title_align="left",
+            subtitle=Text(f"{post.length}/{thread.limit}", style=colour),
+            subtitle_align="right",
+            width=min(console.width, 72),
+        ))
+    for warning in thread.warnings:
+        console.print(Text("! ", style="yellow bold") + Text(warning))
+    for error in thread.errors:
+        console.print(Text("✗ ", style="red bold") + Text(error))
+    if cost:
+        console.print(Text(cost))
+    console.print(Text("Dry run: nothing was posted.", style="dim"))

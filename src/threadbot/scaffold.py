@@ -1,0 +1,50 @@
+"""`threadbot init`: lay out a writer's folder."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from .errors import UsageError
+
+GITIGNORE = """\
+# threadbot's local state and secrets: never commit these.
+.env
+*.db
+*.db-wal
+*.db-shm
+*.log
+"""
+
+
+def _template(name: str) -> str:
+    return resources.files("threadbot.templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def init_folder(directory: str | Path) -> tuple[list[Path], list[Path]]:
+    """Create config/threadbot.yaml, drafts/example.md and .gitignore in ``directory``.
+
+    Files already there are kept as they are. Returns (created, kept).
+    """
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is a file, not a folder. Give a folder to set up.")
+    files = {
+        root / "config" / "threadbot.yaml": _template("threadbot.yaml"),
+        root / "drafts" / "example.md": _template("example-draft.md"),
+        root / ".gitignore": GITIGNORE,
+    }
+    created, kept = [], []
+    for path, content in files.items():
+        if path.exists():
+            kept.append(path)
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # "x": never overwrite a file that appeared meanwhile.
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(content)
+        except OSError as exc:
+            raise UsageError(f"cannot create {path}: {exc.strerror}.") from None
+        created.append(path)
+    return created, kept

@@ -1,0 +1,540 @@
+"""The splitter: text → post-sized pieces, broken at the most natural places.
+
+How it works, in three steps:
+
+1. **Tokens.** The text is cut into *atoms* that must never be broken: runs of
+   non-space characters (a word with its punctuation, a URL, an @mention, a
+   #hashtag, an emoji sequence); in Chinese and Japanese, where words are not
+   separated by spaces, single characters with the punctuation that must stay
+   beside them. Each gap between two atoms gets a *class*: paragraph end, line
+   end, sentence end, clause mark, plain word gap, or no break allowed.
+2. **Candidates.** In the default *natural* packing, posts may end only at
+   paragraph, line or sentence ends, except inside a sentence too long for one
+   post (then at its clause marks, and inside a clause still too long, between
+   words). In *compact* packing, any gap between words is a candidate.
+3. **Optimal choice.** A dynamic programme over the candidates (in the manner of
+   Knuth–Plass line breaking) picks, among all ways to break, the one with the
+   fewest posts, then the most even lengths, then the best break classes.
+
+Lengths are measured once per piece of text between two candidates, never per
+candidate post, so a 1 MB draft splits in well under a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import regex
+
+from .config import SplitSettings
+from .counting import find_urls
+
+
+class Break(IntEnum):
+    """The quality of a place to break; higher is more natural."""
+
+    NONE = 0  # never break here (e.g. before closing punctuation)
+    HARD = 1  # inside a token too long for any post
+    WORD = 2
+    CLAUSE = 3
+    SENTENCE = 4
+    LINE = 5
+    PARAGRAPH = 6
+
+
+# A post that ends at one of these continues its sentence in the next post.
+MID_SENTENCE = (Break.HARD, Break.WORD, Break.CLAUSE)
+
+# Penalties added per post by the class of break that ends it. They rank below
+# the number of posts and weigh against unevenness (the squared free room).
+_PENALTY = {
+    Break.HARD: 400_000,
+    Break.WORD: 60_000,
+    Break.CLAUSE: 20_000,
+    Break.SENTENCE: 3_000,
+    Break.LINE: 1_000,
+    Break.PARAGRAPH: 0,
+}
+
+CLOSERS = "\"'”’»)]}」』）】〕〉》›"
+OPENERS = "\"'“‘«([{「『（【〔〈《‹¿¡"
+CJK_TERMINALS = "。！？．｡"
+CJK_CLAUSE = "、，；：､"
+CLAUSE_MARKS = ",;:—–" + CJK_CLAUSE
+DASHES = {"—", "–", "-", "--", "―"}
+BULLETS = regex.compile(r"(?:[-–—•*·]|\d{1,3}[.)]|[a-zA-Z][.)])$")
+
+# Abbreviations whose final dot does not end a sentence (lower case, no final dot).
+ABBREVIATIONS = frozenset(
+    """mr mrs ms mx dr prof sr jr st vs etc.al cf al approx fig figs eq no.s mt gen col capt lt
+    sgt rev hon gov sen rep pres messrs mme mlle vol vols pp ed eds ch sec dept univ assn bros
+    inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+_INITIALS = regex.compile(r"(?:\p{L}\.)+\p{L}|\p{Lu}")  # "U.S", "e.g", "J"
+
+# Scripts written without spaces between words, and punctuation that must not
+# start a line (it stays with the character before) or end one (it stays with
+# the character after).
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\u3000-\u303f\uff00-\uffef]")
+_NO_LINE_START = set("、。，．！？：；）」』】〕〉》〙〗’”ー…‥々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ・"
+                     "!?,.:;)]}%")
+_NO_LINE_END = set("「『（【〔〈《〘〖‘“([{")
+_TOKEN = regex.compile(r"[#＃@＠$][\w]+|\X")
+_SPACE_RUN = regex.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One post's share of the text, before decoration."""
+
+    section: int
+    start: int  # character offsets into the section's text
+    end: int
+    ends_mid_sentence: bool
+    hard_cut: bool = False
+
+
+@dataclass
+class SplitResult:
+    pieces: list[Piece]
+    texts: list[str]  # decorated: exactly what would be posted
+    lengths: list[int]
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- step 1: atoms and gaps -----------------------------------------------------
+
+
+def _atoms(text: str) -> list[tuple[int, int]]:
+    """Spans of unbreakable text."""
+    runs = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(text)]
+    if not _CJK.search(text):
+        return runs
+    urls = find_urls(text)
+    atoms: list[tuple[int, int]] = []
+    for start, end in runs:
+        if _CJK.search(text, start, end):
+            atoms.extend(_cjk_atoms(text, start, end, urls))
+        else:
+            atoms.append((start, end))
+    return atoms
+
+
+def _cjk_atoms(text: str, start: int, end: int, urls: list[tuple[int, int]]):
+    """Split a run holding Chinese or Japanese into breakable units: each CJK
+    character alone, other text (words, URLs, tags, emoji) kept whole."""
+    units: list[tuple[int, int, bool]] = []  # (start, end, is_cjk)
+    position = start
+    url_iter = [u for u in urls if u[0] < end and u[1] > start]
+    while position < end:
+        url = next((u for u in url_iter if u[0] <= position < u[1]), None)
+        if url is not None:
+            units.append((position, min(url[1], end), False))
+            position = min(url[1], end)
+            continue
+        match = _TOKEN.match(text, position, end)
+        stop = match.end() if match and match.end() > position else position + 1
+        units.append((position, stop, bool(_CJK.match(text, position))))
+        position = stop
+    atoms: list[list[int]] = []
+    glue_next = False
+    for unit_start, unit_end, is_cjk in units:
+        first = text[unit_start]
+        if atoms and (glue_next or first in _NO_LINE_START
+                      or (not is_cjk and not atoms[-1][2])):
+            atoms[-1][1] = unit_end
+            atoms[-1][2] = is_cjk and atoms[-1][2]
+        else:
+            atoms.append([unit_start, unit_end, is_cjk])
+        glue_next = text[unit_end - 1] in _NO_LINE_END
+    return [(a, b) for a, b, _ in atoms]
+
+
+def _core(word: str) -> str:
+    return word.rstrip(CLOSERS)
+
+
+def _starts_lower(word: str) -> bool:
+    word = word.lstrip(OPENERS)
+    return bool(word) and word[0].islower()
+
+
+def _ends_sentence(word: str, following: str | None) -> bool:
+    core = _core(word)
+    if not core:
+        return False
+    last = core[-1]
+    if last in CJK_TERMINALS:
+        return True
+    if following is not None and _starts_lower(following):
+        return False
+    if last in "?!‽":
+        return True
+    if core.endswith("…") or core.endswith("..."):
+        # "…" before a capital closes a sentence; before anything else it trails off.
+        return following is None or following.lstrip(OPENERS)[:1].isupper()
+    if last != ".":
+        return False
+    stem = core[:-1].lstrip(OPENERS)
+    if not stem:
+        return False
+    if stem.lower() in ABBREVIATIONS or _INITIALS.fullmatch(stem):
+        return False
+    return True
+
+
+_TRAILING_MARKS = "!?‽;:»)]}”’\"'.,…"
+
+
+def _gap_class(gap: str, word: str, following: str, line_length: int) -> Break:
+    """The class of the gap between ``word`` and ``following`` (its text is ``gap``)."""
+    if not following.strip(_TRAILING_MARKS) or word in OPENERS or word[-1] in _NO_LINE_END:
+        return Break.NONE  # "word !", a lone closing mark, or an opening one: keep together
+    if "\n\n" in gap:
+        return Break.PARAGRAPH
+    sentence = _ends_sentence(word, following)
+    # A line break is a natural place at a sentence end, between list items or lines
+    # of verse (short lines); in hard-wrapped prose it is just a space.
+    if "\n" in gap and (sentence or BULLETS.match(following) or line_length < 60):
+        return Break.LINE
+    if sentence:
+        return Break.SENTENCE
+    core = _core(word)
+    if not gap:  # inside Chinese or Japanese text
+        return Break.CLAUSE if core and core[-1] in CJK_CLAUSE else Break.WORD
+    if word in DASHES or (core and (core[-1] in CLAUSE_MARKS or core.endswith("…")
+                                    or core.endswith("..."))):
+        return Break.CLAUSE
+    return Break.WORD
+
+
+def classify(text: str) -> tuple[list[tuple[int, int]], list[Break]]:
+    """The atoms of ``text`` and the class of the gap after each atom but the last."""
+    atoms = _atoms(text)
+    classes: list[Break] = []
+    for index in range(len(atoms) - 1):
+        start, end = atoms[index]
+        next_start, next_end = atoms[index + 1]
+        gap = text[end:next_start]
+        word = text[start:end]
+        last = word[-1]
+        if gap == " " and last.isalnum() and text[next_start].isalnum():
+            classes.append(Break.WORD)  # the common case, decided fast
+            continue
+        following = text[next_start:next_end]
+        line_length = end - (text.rfind("\n", 0, end) + 1) if "\n" in gap else 0
+        classes.append(_gap_class(gap, word, following, line_length))
+    return atoms, classes
+
+
+# --- steps 2 and 3: candidates and the optimal choice ------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What decorations cost, so the splitter can leave room for them."""
+
+    limit: int
+    measure: Callable[[str], int]
+    settings: SplitSettings
+
+
+def _upper_bound(text: str) -> int:
+    # No platform weighs a character more than 2, or a URL more than 23.
+    return max(2 * len(text), 23)
+
+
+def _numbering(style: str, index: int, total: int) -> str:
+    if style == "1/N":
+        return f"{index}/{total}"
+    if style == "1/":
+        return f"{index}/"
+    if style == "(1/N)":
+        return f"({index}/{total})"
+    return ""
+
+
+def decorate(text: str, *, index: int, total: int, mid_sentence: bool,
+             settings: SplitSettings) -> str:
+    """The post as it will be published: numbering, continuation and thread markers."""
+    body = text
+    marker = settings.continuation
+    if mid_sentence and marker and not (body.endswith("…") or body.endswith("...")):
+        body += _continuation_joint(body) + marker
+    if index == 1 and settings.thread_marker:
+        body += (" " if body else "") + settings.thread_marker
+    number = _numbering(settings.numbering, index, total)
+    if number:
+        if settings.numbering_position == "before":
+            body = f"{number} {body}" if body else number
+        else:
+            body = f"{body} {number}" if body else number
+    return body
+
+
+def _continuation_joint(body: str) -> str:
+    # "word…" reads as a thought trailing off; after punctuation, "word, …" is clearer.
+    last = body[-1:] if body else ""
+    return "" if (last.isalnum() or _CJK.match(last or " ")) else " "
+
+
+class _Section:
+    """One section (text between forced breaks) ready for the dynamic programme."""
+
+    def __init__(self, text: str, layout: Layout, compact: bool, budget: int):
+        self.text = text
+        measure = layout.measure
+        atoms, classes = classify(text)
+        atoms, classes, self.hard = _hard_cut(text, atoms, classes, measure, budget)
+        self.atoms = atoms
+        self.classes = classes
+        n = len(atoms)
+        if compact:
+            cuts = [i for i in range(n - 1) if classes[i] is not Break.NONE]
+        else:
+            cuts = self._natural_cuts(measure, budget)
+        # Cut t lies after atom cuts[t]; the section's start and end act as cuts too.
+        self.cuts = [-1, *cuts, n - 1]
+        self.cut_class = [Break.PARAGRAPH, *(classes[i] for i in cuts), Break.PARAGRAPH]
+        segments = []
+        gaps = [0]
+        for t in range(len(self.cuts) - 1):
+            a = atoms[self.cuts[t] + 1][0]
+            b = atoms[self.cuts[t + 1]][1]
+            segments.append(measure(text[a:b]))
+            if t + 1 < len(self.cuts) - 1:
+                gap = text[b:atoms[self.cuts[t + 1] + 1][0]]
+                gaps.append(len(gap) if gap.isascii() else measure(gap))
+        gaps.append(0)
+        self.prefix_seg = [0]
+        for w in segments:
+            self.prefix_seg.append(self.prefix_seg[-1] + w)
+        self.prefix_gap = [0]
+        for w in gaps:
+            self.prefix_gap.append(self.prefix_gap[-1] + w)
+        self.continuation = self._continuation_costs(layout)
+
+    def _natural_cuts(self, measure, budget: int) -> list[int]:
+        atoms, classes, text = self.atoms, self.classes, self.text
+        n = len(atoms)
+        strong = [i for i in range(n - 1) if classes[i] >= Break.SENTENCE]
+        cuts: list[int] = []
+        for a, b in zip([-1, *strong], [*strong, n - 1], strict=True):
+            cuts.extend(self._inner_cuts(a, b, (Break.CLAUSE, Break.WORD), measure, budget))
+            if b != n - 1:
+                cuts.append(b)
+        return cuts
+
+    def _inner_cuts(self, a: int, b: int, levels, measure, budget: int) -> list[int]:
+        """Cuts inside atoms a+1..b, used only when that span cannot fit one post."""
+        atoms, text = self.atoms, self.text
+        span = text[atoms[a + 1][0]:atoms[b][1]]
+        if not levels or _upper_bound(span) <= budget or measure(span) <= budget:
+            return []
+        level, rest = levels[0], levels[1:]
+        # Hard pieces of an over-long token may always be cut.
+        marks = [i for i in range(a + 1, b)
+                 if self.classes[i] >= level and self.classes[i] is not Break.NONE
+                 or self.classes[i] is Break.HARD]
+        cuts: list[int] = []
+        for x, y in zip([a, *marks], [*marks, b], strict=True):
+            cuts.extend(self._inner_cuts(x, y, rest, measure, budget))
+            if y != b:
+                cuts.append(y)
+        return cuts
+
+    def _continuation_costs(self, layout: Layout) -> list[int]:
+        marker = layout.settings.continuation
+        costs = []
+        for t, cls in enumerate(self.cut_class):
+            if not marker or cls not in MID_SENTENCE or t == 0:
+                costs.append(0)
+                continue
+            end = self.atoms[self.cuts[t]][1]
+            before = self.text[:end]
+            if before.endswith("…") or before.endswith("..."):
+                costs.append(0)
+            else:
+                costs.append(layout.measure(_continuation_joint(before[-1:]) + marker))
+        return costs
+
+    def weight(self, a: int, b: int) -> int:
+        """Weight of the text from cut a to cut b, without decorations."""
+        return (self.prefix_seg[b] - self.prefix_seg[a]
+                + self.prefix_gap[b] - self.prefix_gap[a + 1])
+
+    def best_breaks(self, limit: int, fixed: int, first_extra: int) -> list[int] | None:
+        """Indices of the cuts that end each post, or None if no way fits."""
+        m = len(self.cuts) - 1
+        inf = (1 << 62, 0)
+        best: list[tuple[int, int]] = [(0, 0)] + [inf] * m
+        back = [0] * (m + 1)
+        cut_class = self.cut_class
+        continuation = self.continuation
+        for b in range(1, m + 1):
+            tail = fixed + continuation[b]
+            penalty = _PENALTY[cut_class[b]] if b < m else 0
+            best_b = inf
+            best_a = -1
+            for a in range(b - 1, -1, -1):
+                w = self.weight(a, b) + tail + (first_extra if a == 0 else 0)
+                if w > limit:
+                    break
+                posts, cost = best[a]
+                if posts >= inf[0]:
+                    continue
+                slack = limit - w
+                candidate = (posts + 1, cost + slack * slack + penalty)
+                if candidate < best_b:
+                    best_b, best_a = candidate, a
+            best[b] = best_b
+            back[b] = best_a
+        if best[m][0] >= inf[0]:
+            return None
+        ends = []
+        b = m
+        while b > 0:
+            ends.append(b)
+            b = back[b]
+        return ends[::-1]
+
+    def pieces(self, index: int, ends: list[int]) -> list[Piece]:
+        result = []
+        previous = 0
+        for b in ends:
+            start = self.atoms[self.cuts[previous] + 1][0] if self.atoms else 0
+            end = self.atoms[self.cuts[b]][1] if self.atoms else 0
+            result.append(Piece(
+                section=index,
+                start=start,
+                end=end,
+                ends_mid_sentence=self.cut_class[b] in MID_SENTENCE and b != len(self.cuts) - 1,
+                hard_cut=self.cut_class[b] is Break.HARD and b != len(self.cuts) - 1,
+            ))
+            previous = b
+        return result
+
+
+def _hard_cut(text, atoms, classes, measure, budget):
+    """Cut atoms too long for any post into pieces (between graphemes)."""
+    if all(_upper_bound(text[a:b]) <= budget for a, b in atoms):
+        return atoms, classes, []
+    new_atoms: list[tuple[int, int]] = []
+    new_classes: list[Break] = []
+    hard: list[str] = []
+    for index, (a, b) in enumerate(atoms):
+        word = text[a:b]
+        if _upper_bound(word) > budget and measure(word) > budget:
+            hard.append(word)
+            start = a
+            graphemes = [m.end() for m in regex.finditer(r"\X", word)]
+            previous_end = a
+            for g_end in graphemes:
+                if measure(text[start:a + g_end]) > budget and previous_end > start:
+                    new_atoms.append((start, previous_end))
+                    new_classes.append(Break.HARD)
+                    start = previous_end
+                previous_end = a + g_end
+            new_atoms.append((start, b))
+        else:
+            new_atoms.append((a, b))
+        if index < len(classes):
+            new_classes.append(classes[index])
+    return new_atoms, new_classes, hard
+
+
+def split_sections(
+    texts: Sequence[str], *, limit: int, measure: Callable[[str], int],
+    settings: SplitSettings,
+) -> SplitResult:
+    """Split each section's text into posts, decorate them, and check every length."""
+    layout = Layout(limit=limit, measure=measure, settings=settings)
+    compact = settings.packing == "compact"
+    if settings.break_mode == "paragraph":
+        texts, origin = _paragraph_sections(texts)
+    else:
+        origin = [(i, 0) for i in range(len(texts))]
+    total_guess = 1
+    squeeze = 0
+    for _attempt in range(8):
+        result = _split_once(texts, origin, layout, compact, total_guess, squeeze)
+        total = len(result.pieces)
+        if len(str(total)) > len(str(total_guess)):
+            total_guess = total  # numbering got wider: leave room for it and try again
+            continue
+        over = max((length - limit for length in result.lengths), default=0)
+        if over > 0:
+            squeeze += over  # rare: lengths did not add up exactly; leave more room
+            continue
+        return result
+    from .errors import SplitError
+
+    raise SplitError(
+        "could not fit the thread within the limit. This is a bug in threadbot: "
+        "please report it with the draft."
+    )
+
+
+def _paragraph_sections(texts: Sequence[str]) -> tuple[list[str], list[tuple[int, int]]]:
+    """Every paragraph becomes a section of its own; keep where each came from."""
+    out: list[str] = []
+    origin: list[tuple[int, int]] = []
+    for index, text in enumerate(texts):
+        position = 0
+        for paragraph in text.split("\n\n"):
+            if paragraph.strip():
+                out.append(paragraph)
+                origin.append((index, position))
+            position += len(paragraph) + 2
+    return out, origin
+
+
+def _split_once(texts, origin, layout: Layout, compact: bool, total_guess: int,
+                squeeze: int) -> SplitResult:
+    settings, measure = layout.settings, layout.measure
+    limit = layout.limit - squeeze
+    number = _numbering(settings.numbering, total_guess, total_guess)
+    fixed = measure(number + " ") if number else 0
+    first_extra = measure(" " + settings.thread_marker) if settings.thread_marker else 0
+    continuation_max = measure(" " + settings.continuation) if settings.continuation else 0
+    budget = limit - fixed - first_extra - continuation_max
+    pieces: list[Piece] = []
+    warnings: list[str] = []
+    for index, text in enumerate(texts):
+        if not text.strip():
+            pieces.append(Piece(section=index, start=0, end=0, ends_mid_sentence=False))
+            continue
+        section = _Section(text, layout, compact, budget)
+        ends = section.best_breaks(limit, fixed, first_extra if not pieces else 0)
+        if ends is None:
+            ends = section.best_breaks(limit - first_extra, fixed, 0)
+        if ends is None:
+            from .errors import SplitError
+
+            raise SplitError("could not fit a piece of the draft in one post. This is a bug "
+                             "in threadbot: please report it with the draft.")
+        for word in section.hard:
+            shown = word if len(word) <= 40 else word[:37] + "..."
+            warnings.append(f"'{shown}' is longer than a whole post, so it was cut mid-word. "
+                            "Shorten it or add spaces if you can.")
+        pieces.extend(section.pieces(index, ends))
+    total = len(pieces)
+    result_pieces = []
+    texts_out = []
+    lengths = []
+    for number_, piece in enumerate(pieces, start=1):
+        section_index, offset = origin[piece.section]
+        body = texts[piece.section][piece.start:piece.end]
+        decorated = decorate(body, index=number_, total=total,
+                             mid_sentence=piece.ends_mid_sentence, settings=settings)
+        texts_out.append(decorated)
+        lengths.append(measure(decorated))
+        result_pieces.append(Piece(section=section_index, start=piece.start + offset,
+                                   end=piece.end + offset,
+                                   ends_mid_sentence=piece.ends_mid_sentence,
+                                   hard_cut=piece.hard_cut))
+    # Report lengths against the true limit (squeeze only shaped the choice).
+    return SplitResult(pieces=result_pieces, texts=texts_out, lengths=lengths,
+                       warnings=warnings)

@@ -1,0 +1,185 @@
+"""A thread: the posts a draft becomes, with their media, lengths, warnings and cost.
+
+``compose`` is the library's main entry point: draft in, thread out, no network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, SplitSettings, check_platform, load_config, parse_split_settings
+from .counting import find_urls, get_profile
+from .draft import Draft, Image, parse_draft, read_draft
+from .errors import MediaError, UsageError
+from .media import RULES, check_image
+from .split import split_sections
+
+
+@dataclass(frozen=True)
+class Media:
+    path: str  # as written in the draft
+    alt: str
+    resolved: Path
+
+
+@dataclass(frozen=True)
+class Post:
+    index: int  # 1-based
+    text: str  # exactly what would be posted
+    length: int  # as the platform counts it
+    media: tuple[Media, ...] = ()
+    has_url: bool = False
+
+
+@dataclass
+class Thread:
+    source: str
+    title: str | None
+    platform: str
+    limit: int
+    settings: SplitSettings
+    posts: list[Post]
+    warnings: list[str] = field(default_factory=list)
+    # Problems that stop the thread from being posted (e.g. a missing image).
+    errors: list[str] = field(default_factory=list)
+    cost: float | None = None  # US dollars on X's pay-per-use API; None elsewhere
+    content_hash: str = ""
+
+    def check(self) -> None:
+        """Raise the first blocking problem, if any, as a ``MediaError``."""
+        if self.errors:
+            more = len(self.errors) - 1
+            tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            raise MediaError(self.errors[0] + tail)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` schema documented in the README."""
+        return {
+            "source": self.source,
+            "title": self.title,
+            "platform": self.platform,
+            "limit": self.limit,
+            "posts": [
+                {
+                    "index": p.index,
+                    "text": p.text,
+                    "length": p.length,
+                    "media": [{"path": m.path, "alt": m.alt} for m in p.media],
+                }
+                for p in self.posts
+            ],
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "cost": self.cost,
+        }
+
+
+def compose(
+    draft: Draft | str | Path,
+    *,
+    config: Config | None = None,
+    platform: str | None = None,
+    **overrides: Any,
+) -> Thread:
+    """Turn a draft into a thread, without touching the network.
+
+    ``draft`` is a parsed ``Draft`` or the path of a draft file (``"-"`` reads
+    standard input); for draft text in a string, use ``compose_text``.
+    ``overrides`` are split settings by their YAML names (``packing``, ``break``,
+    ``numbering``, ``numbering_position``, ``continuation``, ``thread_marker``),
+    applied over the config and the draft's front matter.
+    """
+    if not isinstance(draft, Draft):
+        draft = read_draft(draft)
+    config = config if config is not None else load_config()
+    settings = draft.split_settings(config.split)
+    if overrides:
+        unknown = [k for k in overrides if k not in
+                   ("packing", "break", "numbering", "numbering_position", "continuation",
+                    "thread_marker")]
+        if unknown:
+            raise UsageError(f"unknown split setting '{unknown[0]}'.")
+        settings = parse_split_settings(overrides, settings, path="command line", lines={},
+                                        error=UsageError)
+    chosen = platform or draft.front_matter.get("platform") or config.platform
+    chosen = check_platform(chosen, path=None, line=None, error=UsageError)
+    profile = get_profile(chosen)
+
+    texts = [section.text for section in draft.sections]
+    result = split_sections(texts, limit=profile.limit, measure=profile.measure,
+                            settings=settings)
+    media_per_post = _place_images(draft, result.pieces)
+    posts = []
+    for index, (text, length) in enumerate(zip(result.texts, result.lengths, strict=True)):
+        images = media_per_post[index]
+        posts.append(Post(
+            index=index + 1,
+            text=text,
+            length=length,
+            media=tuple(Media(path=i.path, alt=i.alt, resolved=i.resolved) for i in images),
+            has_url=bool(find_urls(text, chosen)),
+        ))
+    thread = Thread(
+        source=draft.source, title=draft.title, platform=chosen, limit=profile.limit,
+        settings=settings, posts=posts, content_hash=draft.content_hash,
+    )
+    thread.warnings.extend(result.warnings)
+    _check_media(thread, draft, media_per_post)
+    if chosen == "x":
+        thread.cost = round(sum(config.pricing.post_with_url if p.has_url else config.pricing.post
+                                for p in posts), 4)
+        with_url = [p.index for p in posts if p.has_url]
+        if with_url:
+            shown = ", ".join(str(i) for i in with_url)
+            thread.warnings.append(
+                f"post{'s' if len(with_url) > 1 else ''} {shown} contain{'' if len(with_url) > 1 else 's'} "
+                f"a URL: on X's pay-per-use API a post with a URL costs "
+                f"${config.pricing.post_with_url:.3f} instead of ${config.pricing.post:.3f}."
+            )
+    return thread
+
+
+def compose_text(text: str, **options: Any) -> Thread:
+    """``compose`` for draft text held in a string (image paths are relative to
+    the current folder)."""
+    return compose(parse_draft(text), **options)
+
+
+def _place_images(draft: Draft, pieces) -> list[list[Image]]:
+    """Each image goes to the post holding the place where it was written (the
+    earlier post when that place falls between two posts)."""
+    per_post: list[list[Image]] = [[] for _ in pieces]
+    for section_index, section in enumerate(draft.sections):
+        owned = [i for i, p in enumerate(pieces) if p.section == section_index]
+        if not owned:
+            continue
+        for image in section.images:
+            target = owned[0]
+            for i in owned:
+                if pieces[i].start <= image.anchor:
+                    target = i
+                if pieces[i].end >= image.anchor:
+                    break
+            per_post[target].append(image)
+    return per_post
+
+
+def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]]) -> None:
+    rules = RULES[thread.platform]
+    for index, images in enumerate(media_per_post, start=1):
+        for image in images:
+            thread.errors.extend(check_image(image, thread.platform, draft.source))
+            if not image.alt:
+                thread.warnings.append(
+                    f"{draft.source}:{image.line}: image '{image.path}' has no alt text. "
+                    "Describe it between ![ and ] so that everyone can read the post."
+                )
+        if len(images) > rules.max_per_post:
+            lines = ", ".join(str(i.line) for i in images)
+            thread.errors.append(
+                f"{draft.source}: post {index} would carry {len(images)} images (lines "
+                f"{lines}); {thread.platform} allows {rules.max_per_post} per post. Move some "
+                "images to another paragraph, or put a '---' line between them."
+            )
