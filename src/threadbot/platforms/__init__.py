@@ -1,0 +1,1 @@
+"""Clients for the platforms threadbot posts to (``threadbot.platforms.x``)."""

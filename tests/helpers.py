@@ -1,0 +1,31 @@
+"""Small helpers shared by the tests: running the CLI in-process."""
+
+from __future__ import annotations
+
+import io
+import sys
+from dataclasses import dataclass
+
+from threadbot.cli import main
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys, *args: str, stdin: bytes | None = None) -> Result:
+    """Run `threadbot ARGS` in this process, as a user would from a shell."""
+    if stdin is not None:
+        old = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+        try:
+            code = main(list(args))
+        finally:
+            sys.stdin = old
+    else:
+        code = main(list(args))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
