@@ -16,7 +16,6 @@ computed over the URL actually sent, and media uploads use the same session.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,8 +42,6 @@ from .errors import (
 )
 
 __all__ = ["XClient", "XCredentials", "XPost", "RateLimit"]
-
-log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.x.com"
 # Hosts tweepy (and older code) build URLs with; all are sent to api_base_url.
@@ -402,6 +399,8 @@ class XClient:
             )
         if isinstance(err, requests.Timeout):
             what = f"no answer within {self.timeout:g} seconds"
+        elif isinstance(err, requests.exceptions.InvalidJSONError):
+            what = "its answer could not be read (not JSON)"
         else:
             what = "the connection was closed before X answered"
         if write:
@@ -515,7 +514,9 @@ def _rate_limited(response: requests.Response, action: str, detail: str | None) 
 
 def _was_sent(err: requests.RequestException) -> bool:
     """Whether the request may have reached X (``False`` only when it surely did not)."""
-    if isinstance(err, requests.ConnectTimeout):
+    # TLS and proxy failures happen before the request itself goes out.
+    if isinstance(err, requests.ConnectTimeout | requests.exceptions.SSLError
+                  | requests.exceptions.ProxyError):
         return False
     if isinstance(err, requests.ConnectionError):
         reason = err.args[0] if err.args else None

@@ -40,8 +40,10 @@ import random
 import re
 import signal
 import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +65,7 @@ __all__ = [
     "StoredMedia",
     "StoredPost",
     "main",
+    "sniff_media_type",
 ]
 
 # X's snowflake epoch (2010-11-04), so ids look and sort like real ones.
@@ -165,9 +168,9 @@ class StoredMedia:
     @property
     def size(self) -> int:
         """Bytes received so far (all of them once finalized)."""
-        return len(self.data) if self.state == "succeeded" else sum(
-            len(s) for s in self.segments.values()
-        )
+        if self.state == "succeeded":
+            return len(self.data)
+        return sum(len(segment) for segment in self.segments.values())
 
 
 @dataclass(frozen=True)
@@ -366,6 +369,7 @@ class FakeX:
         self._faults: list[_Fault] = []
         self._random: _RandomFaults | None = None
         self._requests: list[RecordedRequest] = []
+        self._nonces: set[tuple[str, str]] = set()
         self._last_id = 0
         self._user_ids = itertools.count(1000001)
         self._httpd: ThreadingHTTPServer | None = None
@@ -399,7 +403,7 @@ class FakeX:
             return self
         self._stopping.clear()
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        httpd = _Server(("127.0.0.1", self._port), handler)
         # Handler threads may be sleeping in an injected delay; never wait for them.
         httpd.daemon_threads = True
         httpd.block_on_close = False
@@ -663,16 +667,20 @@ class FakeX:
                 reply = self._dispatch(method, path, query, body, content_type, parsed_json, user)
             except _ApiError as err:
                 reply = self._error_reply(err)
+            except Exception:  # a bug in the fake: answer 500 and show it, like a real server
+                traceback.print_exc()
+                reply = self._error_reply(_problem(500))
             if user is not None:
                 reply.headers = {**self._limit_headers(user, method, path), **reply.headers}
 
         dropped = fault is not None and fault.kind in ("drop", "drop_after_store")
-        if fault is not None and fault.kind == "delay":
-            self._stopping.wait(fault.seconds)
+        # Recorded before any delay so the log keeps arrival order.
         self._record(
             method, path, query, parsed_json, None if dropped else reply and reply.status,
             user, fault,
         )
+        if fault is not None and fault.kind == "delay":
+            self._stopping.wait(fault.seconds)
         if dropped or reply is None:
             handler.drop()
         else:
@@ -734,6 +742,13 @@ class FakeX:
             request, self._consumer_secret, account.access_token_secret
         ):
             raise _problem(401)
+        # A replayed signed request (same nonce and timestamp) is refused, as RFC 5849
+        # 3.3 asks; timestamps are not checked against the clock, which tests may fake.
+        nonce = (oauth.get("oauth_nonce", ""), oauth.get("oauth_timestamp", ""))
+        with self._lock:
+            if nonce in self._nonces:
+                raise _problem(401)
+            self._nonces.add(nonce)
         return account
 
     _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
@@ -1176,6 +1191,15 @@ class FakeX:
                                      "associated_metadata": {"alt_text": {"text": text}}}})
 
 
+class _Server(ThreadingHTTPServer):
+    """Quiet about clients that hang up: timeouts and drops are what tests provoke."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Routes every method to ``FakeX._handle``; ``fake`` is bound per server."""
 
@@ -1183,6 +1207,9 @@ class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keep-alive, like X: requests reuses pooled connections, which is
     # what makes a dropped connection look like X's "sent but no answer".
     protocol_version = "HTTP/1.1"
+    # One send per response and no Nagle: otherwise delayed ACKs add ~40 ms a request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
     server_version = "tsa_a"
     sys_version = ""
 
@@ -1205,6 +1232,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (e.g. timed out during an injected delay).
             self.close_connection = True
