@@ -51,7 +51,9 @@ _COMPONENT = 1
 
 
 def _is_light(cp: int) -> bool:
-    return cp <= 0x10FF or 0x2000 <= cp <= 0x200D or 0x2010 <= cp <= 0x201F or 0x2032 <= cp <= 0x2037
+    return (
+        cp <= 0x10FF or 0x2000 <= cp <= 0x200D or 0x2010 <= cp <= 0x201F or 0x2032 <= cp <= 0x2037
+    )
 
 
 @cache

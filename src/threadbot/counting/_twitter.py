@@ -17,6 +17,9 @@ never less, and matches the official JS library):
 * CR is not folded: the Python port rewrites CRLF and CR to LF before counting,
   the JS library does not, so ``"a\\r\\nb"`` is 4 here and in JS, 3 in the port.
 * Emoji sequences: see ``_emoji``.
+* IDNA: the port validates a domain with Python's ``idna`` codec, the JS library with
+  its own light check (``lib/idna.js``); when only one accepts a URL, we charge the
+  larger of 23 and the URL's own weight.
 """
 
 from __future__ import annotations
@@ -59,9 +62,17 @@ def _tld_alternation(name: str) -> str:
     return "(?:(?:" + "|".join(tlds) + ")(?=[^0-9a-zA-Z@+-]|$))"
 
 
+_TW_PATH_CHARS = (
+    f"[a-z{_CYRILLIC}0-9!\\*';:=\\+,\\.\\$\\/%#\\[\\]\\-\\u2013_~@\\|&{_LATIN_ACCENT_CHARS}]"
+)
+_TW_PATH_ENDING = f"[\\+\\-a-z{_CYRILLIC}0-9=_#\\/{_LATIN_ACCENT_CHARS}]"
+_TW_QUERY_CHARS = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
+_TW_QUERY_ENDING = r"[a-z0-9\-_&=#/]"
+
+
 @cache
-def _url_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """(extract_url, valid_ascii_domain, valid_tco_url), built on first use."""
+def _domain_regexes() -> tuple[str, str, str, str]:
+    """(valid_domain, gtld, cctld, punycode) regex sources; the TLD files are read once."""
     gtld = _tld_alternation("generic")
     cctld = _tld_alternation("country")
     punycode = r"(?:xn--[\-0-9a-z]+)"
@@ -69,31 +80,50 @@ def _url_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     subdomain = f"(?:(?:{domain_chars}(?:[_-]|{domain_chars})*)?{domain_chars}\\.)"
     domain_name = f"(?:(?:{domain_chars}(?:-|{domain_chars})*)?{domain_chars}\\.)"
     domain = f"(?:{subdomain}*{domain_name}(?:{gtld}|{cctld}|{punycode}))"
-    path_chars = (
-        f"[a-z{_CYRILLIC}0-9!\\*';:=\\+,\\.\\$\\/%#\\[\\]\\-\\u2013_~@\\|&{_LATIN_ACCENT_CHARS}]"
-    )
-    balanced_parens = (
-        f"\\((?:{path_chars}+|(?:{path_chars}*\\({path_chars}+\\){path_chars}*))\\)"
-    )
-    path_ending = f"[\\+\\-a-z{_CYRILLIC}0-9=_#\\/{_LATIN_ACCENT_CHARS}]|(?:{balanced_parens})"
+    return domain, gtld, cctld, punycode
+
+
+def build_url_regex(
+    protocol: str,
+    path_chars: str,
+    path_ending: str,
+    query_chars: str,
+    query_ending: str,
+    at_path: bool = True,
+) -> re.Pattern[str]:
+    """twitter-text's ``extractUrl`` with the given parts (Mastodon swaps some of them).
+
+    Groups: 2 preceding char, 3 URL, 4 protocol, 5 domain, 6 port, 7 path, 8 query.
+    """
+    domain = _domain_regexes()[0]
+    parens = f"\\((?:{path_chars}+|(?:{path_chars}*\\({path_chars}+\\){path_chars}*))\\)"
+    ending = f"{path_ending}|(?:{parens})"
     path = (
-        f"(?:(?:{path_chars}*(?:{balanced_parens}{path_chars}*)*{path_ending})"
-        f"|(?:@{path_chars}+/))"
+        f"(?:(?:{path_chars}*(?:{parens}{path_chars}*)*{ending})"
+        f"|(?:{'@' if at_path else ''}{path_chars}+/))"
     )
-    query_chars = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
-    query_ending = r"[a-z0-9\-_&=#/]"
     preceding = f"(?:[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
-    extract_url = re.compile(
-        f"(({preceding})((https?:\\/\\/)?({domain})(?::([0-9]+))?(\\/{path}*)?"
+    return re.compile(
+        f"(({preceding})({protocol}({domain})(?::([0-9]+))?(\\/{path}*)?"
         f"(\\?{query_chars}*{query_ending})?))",
         re.IGNORECASE,
+    )
+
+
+@cache
+def _url_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(extract_url, valid_ascii_domain, valid_tco_url), built on first use."""
+    _, gtld, cctld, punycode = _domain_regexes()
+    extract_url = build_url_regex(
+        "(https?:\\/\\/)?", _TW_PATH_CHARS, _TW_PATH_ENDING, _TW_QUERY_CHARS, _TW_QUERY_ENDING
     )
     ascii_domain = re.compile(
         f"(?:(?:[\\-a-z0-9{_LATIN_ACCENT_CHARS}]+)\\.)+(?:{gtld}|{cctld}|{punycode})",
         re.IGNORECASE,
     )
     tco = re.compile(
-        f"^https?:\\/\\/t\\.co\\/([a-z0-9]+)(?:\\?{query_chars}*{query_ending})?", re.IGNORECASE
+        f"^https?:\\/\\/t\\.co\\/([a-z0-9]+)(?:\\?{_TW_QUERY_CHARS}*{_TW_QUERY_ENDING})?",
+        re.IGNORECASE,
     )
     return extract_url, ascii_domain, tco
 
@@ -101,37 +131,66 @@ def _url_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
 def _idna_length(domain: str) -> int | None:
     try:
         return len(domain.encode("idna"))
-    except UnicodeError:
+    except Exception:  # the Python port treats any failure as "not a URL"
         return None
 
 
-def url_entities(text: str) -> list[tuple[int, int, int]]:
-    """URLs in ``text`` (already normalised) as ``(start, end, skip)``.
+_JS_SEPARATORS = re.compile("[\u3002\uff0e\uff61]")
+
+
+def _js_idna_ok(domain: str) -> bool:
+    """twitter-text JS ``idna.toAscii`` (lib/idna.js + punycode.js) accepts ``domain``."""
+    if domain.startswith("xn--") and not _url_regexes()[1].search(domain):
+        return False
+    for label in domain.split("."):
+        parts = [
+            "xn--" + part.encode("punycode").decode("ascii") if not part.isascii() else part
+            for part in _JS_SEPARATORS.sub(".", label).split(".")
+        ]
+        if not 1 <= len(".".join(parts)) <= 63:
+            return False
+    return True
+
+
+def _url_validity(url: str, protocol: str | None, domain: str) -> tuple[bool, bool]:
+    """(valid for the Python port, valid for the JS library). They differ on IDNA
+    details (e.g. U+3002 as a dot, tag characters); callers then count the larger."""
+    proto = len(protocol or _DEFAULT_PROTOCOL)
+    puny = _idna_length(domain)
+    py_ok = bool(puny) and proto + len(url) + puny - len(domain) <= MAX_URL_LENGTH  # type: ignore[operator]
+    utf16 = len(url) + sum(1 for ch in url if ord(ch) > 0xFFFF) if not url.isascii() else len(url)
+    js_ok = proto + utf16 <= MAX_URL_LENGTH and _js_idna_ok(domain)
+    return py_ok, js_ok
+
+
+def url_entities(text: str) -> list[tuple[int, int, int, bool]]:
+    """URLs in ``text`` (already normalised) as ``(start, end, skip, certain)``.
 
     ``end`` is the end of the URL span; ``skip`` is how many code points the length
-    walk jumps over, which is ``end - start`` except in one odd case the reference
-    keeps (a protocol-less URL whose domain has a non-ASCII prefix and a path).
+    walk jumps over, which is ``end - start`` except in one odd case the Python port
+    has (a protocol-less URL whose domain has a non-ASCII prefix and a path).
+    ``certain`` is false when the Python and JS libraries disagree on whether it is
+    a URL at all; the walk then charges the larger of 23 and its own weight.
     """
     if not _URL_HINT.search(text):
         return []
     extract_url, ascii_domain, tco = _url_regexes()
-    urls: list[tuple[int, int, int]] = []
+    urls: list[list] = []
     for m in extract_url.finditer(text):
         before, url, protocol, domain, path = m.group(2, 3, 4, 5, 7)
         end = m.end()
         start = end - len(url)
-        puny = _idna_length(domain)
-        if not puny:
+        py_ok, js_ok = _url_validity(url, protocol, domain)
+        if not (py_ok or js_ok):
             continue
-        if len(protocol or _DEFAULT_PROTOCOL) + len(url) + puny - len(domain) > MAX_URL_LENGTH:
-            continue
+        certain = py_ok and js_ok
         if protocol is None:
             if before and before in "-_./":
                 continue
             last: list | None = None
             for dm in ascii_domain.finditer(domain):
-                last = [start + dm.start(), start + dm.end(), dm.end() - dm.start()]
-                urls.append(last)  # type: ignore[arg-type]
+                last = [start + dm.start(), start + dm.end(), dm.end() - dm.start(), certain]
+                urls.append(last)
             if last is None:
                 continue
             if path:
@@ -145,7 +204,7 @@ def url_entities(text: str) -> list[tuple[int, int, int]]:
                 if tm.group(1) and len(tm.group(1)) > MAX_TCO_SLUG_LENGTH:
                     continue
                 end = start + tm.end()
-            urls.append([start, end, end - start])  # type: ignore[arg-type]
+            urls.append([start, end, end - start, certain])
     return [tuple(u) for u in urls]  # type: ignore[misc]
 
 
@@ -157,31 +216,33 @@ def _weight(text: str) -> int:
 def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
     """X's ``weightedLength`` of ``text`` (config v3; v2 with ``emoji_parsing=False``)."""
     if text.isascii():
-        # No emoji sequence is pure ASCII, and no URL without "." + letter.
+        # No counted emoji is pure ASCII, and there is no URL without a ".".
         if "." not in text:
             return len(text)
-        urls = url_entities(text)
-        return len(text) + sum(URL_LENGTH - (e - s) for s, e, _ in urls)
-
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    total = _weight(text)
+        total = len(text)
+        emojis: list[tuple[int, int]] = []
+    else:
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        total = _weight(text)
+        emojis = [m.span() for m in emoji_regex().finditer(text)] if emoji_parsing else []
     urls = url_entities(text) if "." in text else []
-    emojis = emoji_regex().finditer(text) if emoji_parsing else ()
     if not urls:
-        for m in emojis:
-            total += 2 - _weight(m.group())
+        for start, stop in emojis:
+            total += 2 - _weight(text[start:stop])
         return total
 
-    # Both kinds: walk in text order as parseTweet does. A URL wins a tie; an entity
-    # starting inside one already consumed is ignored.
-    entities = [(s, 0, s + skip, URL_LENGTH) for s, _, skip in urls]
-    entities += [(m.start(), 1, m.end(), 2) for m in emojis]
+    # Walk in text order as parseTweet does: a URL wins a tie, and an entity starting
+    # inside one already consumed is ignored.
+    entities = [(s, 0, s + skip, URL_LENGTH if ok else -1) for s, _, skip, ok in urls]
+    entities += [(s, 1, e, 2) for s, e in emojis]
     entities.sort()
     pos = 0
     for start, _, stop, cost in entities:
         if start < pos:
             continue
+        if cost < 0:  # a URL for one library only: the larger count
+            cost = max(URL_LENGTH, _weight(text[start:stop]))
         total += cost - _weight(text[start:stop])
         pos = stop
     return total
