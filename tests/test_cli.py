@@ -8,10 +8,9 @@ import shutil
 import subprocess
 import sys
 
+import threadbot
 from conftest import DRAFTS, REPO
 from helpers import run_cli
-
-import threadbot
 
 
 def test_version(capsys):

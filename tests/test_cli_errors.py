@@ -7,8 +7,8 @@ import struct
 import zlib
 
 import pytest
-from helpers import run_cli
 
+from helpers import run_cli
 from threadbot.errors import ExitCode
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import DRAFTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import threadbot
+from conftest import DRAFTS
 from threadbot import compose_text, measure
 
 CJK = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u4e00-\u9fff\uff00-\uffef]")
@@ -168,10 +168,13 @@ def test_example_drafts_quality(name):
     assert all(p.length <= 280 for p in thread.posts)
     pieces = [p.text for p in thread.posts]
     original = "\n\n".join(s.text for s in draft.sections)
-    assert_same_text(original, pieces)
-    ends = [p.rstrip("”’\")") for p in pieces[:-1]]
-    natural = sum(1 for e in ends if e[-1:] in ".!?。…")
-    assert natural >= 0.9 * len(ends) or len(ends) - natural <= 1
+    gaps = assert_same_text(original, pieces)
+    # Breaks fall at a sentence, line or paragraph end, except inside the sentences
+    # too long for one post (one break each is enough for these).
+    mid_sentence = [piece for piece, gap in zip(pieces, gaps, strict=False)
+                    if "\n" not in gap and piece.rstrip("”’\")")[-1] not in ".!?。…"]
+    long_sentences = [s for s in re.split(r"(?<=[.!?])\s+", original) if measure(s) > 280]
+    assert len(mid_sentence) <= len(long_sentences)
     lengths = sorted(p.length for p in thread.posts)
     median = lengths[len(lengths) // 2]
     assert lengths[0] >= 0.4 * median or draft.front_matter.get("break") == "paragraph"
@@ -190,8 +193,8 @@ ENTITIES = st.sampled_from(
      "#commonplace", "#日本語", "$TSLA", "😀", "👍🏽", "👨‍👩‍👧‍👦", "🇯🇵", "1️⃣", "🫠", "🧵"]
 )
 CJK_RUNS = st.sampled_from(
-    ["静かな朝。", "考えをまとめる、", "ゆっくり読む！", "遠回りこそ近道。", "「本当に？」と聞いた。",
-     "中文也可以，", "这是一句话。"]
+    ["静かな朝。", "考えをまとめる、", "ゆっくり読む！", "遠回りこそ近道。",
+     "「本当に？」と聞いた。", "中文也可以，", "这是一句话。"]
 )
 LONG = st.integers(min_value=150, max_value=700).map(lambda n: "z" * n)
 
@@ -248,7 +251,7 @@ def test_invariants_on_random_text(text, options, numbered):
     entity_spans = threadbot.find_urls(original, platform) + [
         m.span() for m in re.finditer(r"[#@$][\w]+", original)]
     position = 0
-    for index, (piece, gap) in enumerate(zip(pieces, gaps, strict=False)):
+    for piece, gap in zip(pieces, gaps, strict=False):
         position = original.find(piece, position) + len(piece)
         for start, end in entity_spans:
             assert not (start < position < end) or hard, (piece, original[start:end])

@@ -64,7 +64,7 @@ def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool, **split) -
     overrides = {("break" if k == "break_mode" else k): v for k, v in split.items()
                  if v is not None}
     thread = compose(draft, config=config, platform=platform, **overrides)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     from . import preview
 
     if as_json:

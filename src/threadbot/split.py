@@ -22,6 +22,7 @@ candidate post, so a 1 MB draft splits in well under a second.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -51,7 +52,7 @@ MID_SENTENCE = (Break.HARD, Break.WORD, Break.CLAUSE)
 # the number of posts and weigh against unevenness (the squared free room).
 _PENALTY = {
     Break.HARD: 400_000,
-    Break.WORD: 60_000,
+    Break.WORD: 100_000,
     Break.CLAUSE: 20_000,
     Break.SENTENCE: 3_000,
     Break.LINE: 1_000,
@@ -78,8 +79,8 @@ _INITIALS = regex.compile(r"(?:\p{L}\.)+\p{L}|\p{Lu}")  # "U.S", "e.g", "J"
 # start a line (it stays with the character before) or end one (it stays with
 # the character after).
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\u3000-\u303f\uff00-\uffef]")
-_NO_LINE_START = set("、。，．！？：；）」』】〕〉》〙〗’”ー…‥々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ・"
-                     "!?,.:;)]}%")
+_NO_LINE_START = set("、。，．！？：；）」』】〕〉》〙〗’”ー…‥々ゝゞ・"
+                     "ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ!?,.:;)]}%")
 _NO_LINE_END = set("「『（【〔〈《〘〖‘“([{")
 _TOKEN = regex.compile(r"[#＃@＠$][\w]+|\X")
 _SPACE_RUN = regex.compile(r"\S+")
@@ -280,118 +281,157 @@ def _continuation_joint(body: str) -> str:
     return "" if (last.isalnum() or _CJK.match(last or " ")) else " "
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """A place where a post may end: the text before it ends at ``end``, the
+    text after it starts at ``start``; what lies between is whitespace."""
+
+    end: int
+    start: int
+    cls: Break
+
+
+# Whitespace after sentence-final punctuation, whitespace from a line break on, or
+# (in Chinese and Japanese) the point right after a sentence mark. Every branch
+# starts with a character class, so the search skips quickly through plain text.
+_STRONG = re.compile(
+    r"[.!?‽…][\"'”’»)\]}›]*(?P<space>\s+)(?=(?P<next>\S+))"
+    r"|(?P<line>\n\s*)(?=(?P<next_line>\S+))"
+    r"|[。！？．｡][」』）】〕〉》”’]*(?=[^\s」』）】〕〉》”’\"'。！？．｡])"
+)
+
+
+def _strong_cuts(text: str) -> list[_Cut]:
+    """Paragraph, line and sentence ends, found without tokenising every word."""
+    cuts = []
+    for match in _STRONG.finditer(text):
+        if match.group("space") is not None:
+            end, start = match.span("space")
+            next_word = match.group("next")
+        elif match.group("line") is not None:
+            end, start = match.span("line")
+            next_word = match.group("next_line")
+        else:
+            if match.end() < len(text):
+                cuts.append(_Cut(match.end(), match.end(), Break.SENTENCE))
+            continue
+        word = text[max(text.rfind(" ", 0, end), text.rfind("\n", 0, end)) + 1:end]
+        if not word:
+            continue
+        gap = text[end:start]
+        line_length = end - (text.rfind("\n", 0, end) + 1) if "\n" in gap else 0
+        cls = _gap_class(gap, word, next_word, line_length)
+        if cls >= Break.SENTENCE:
+            cuts.append(_Cut(end, start, cls))
+    return cuts
+
+
 class _Section:
     """One section (text between forced breaks) ready for the dynamic programme."""
 
     def __init__(self, text: str, layout: Layout, compact: bool, budget: int):
         self.text = text
+        self.hard: list[str] = []
         measure = layout.measure
-        atoms, classes = classify(text)
-        atoms, classes, self.hard = _hard_cut(text, atoms, classes, measure, budget)
-        self.atoms = atoms
-        self.classes = classes
-        n = len(atoms)
+        self.measure, self.budget = measure, budget
+        first = len(text) - len(text.lstrip())
+        last = len(text.rstrip())
         if compact:
-            cuts = [i for i in range(n - 1) if classes[i] is not Break.NONE]
+            inner = self._fine_cuts(first, last)
         else:
-            cuts = self._natural_cuts(measure, budget)
-        # Cut t lies after atom cuts[t]; the section's start and end act as cuts too.
-        self.cuts = [-1, *cuts, n - 1]
-        self.cut_class = [Break.PARAGRAPH, *(classes[i] for i in cuts), Break.PARAGRAPH]
-        segments = []
-        gaps = [0]
-        for t in range(len(self.cuts) - 1):
-            a = atoms[self.cuts[t] + 1][0]
-            b = atoms[self.cuts[t + 1]][1]
-            segments.append(measure(text[a:b]))
-            if t + 1 < len(self.cuts) - 1:
-                gap = text[b:atoms[self.cuts[t + 1] + 1][0]]
-                gaps.append(len(gap) if gap.isascii() else measure(gap))
-        gaps.append(0)
+            inner = []
+            strong = _strong_cuts(text)
+            for a, b in zip([None, *strong], [*strong, None], strict=True):
+                span_start = a.start if a else first
+                span_end = b.end if b else last
+                inner.extend(self._fine_cuts(span_start, span_end, check=True))
+                if b is not None:
+                    inner.append(b)
+        # The section's start and end act as cuts too.
+        self.cuts = [_Cut(first, first, Break.PARAGRAPH), *inner,
+                     _Cut(last, last, Break.PARAGRAPH)]
         self.prefix_seg = [0]
-        for w in segments:
-            self.prefix_seg.append(self.prefix_seg[-1] + w)
-        self.prefix_gap = [0]
-        for w in gaps:
-            self.prefix_gap.append(self.prefix_gap[-1] + w)
+        self.prefix_gap = [0, 0]
+        for t in range(len(self.cuts) - 1):
+            self.prefix_seg.append(self.prefix_seg[-1]
+                                   + measure(text[self.cuts[t].start:self.cuts[t + 1].end]))
+            if t:
+                gap = text[self.cuts[t].end:self.cuts[t].start]
+                self.prefix_gap.append(self.prefix_gap[-1]
+                                       + (len(gap) if gap.isascii() else measure(gap)))
+        self.prefix_gap.append(self.prefix_gap[-1])
         self.continuation = self._continuation_costs(layout)
 
-    def _natural_cuts(self, measure, budget: int) -> list[int]:
-        atoms, classes, text = self.atoms, self.classes, self.text
-        n = len(atoms)
-        strong = [i for i in range(n - 1) if classes[i] >= Break.SENTENCE]
-        cuts: list[int] = []
-        for a, b in zip([-1, *strong], [*strong, n - 1], strict=True):
-            cuts.extend(self._inner_cuts(a, b, (Break.CLAUSE, Break.WORD), measure, budget))
-            if b != n - 1:
-                cuts.append(b)
-        return cuts
-
-    def _inner_cuts(self, a: int, b: int, levels, measure, budget: int) -> list[int]:
-        """Cuts inside atoms a+1..b, used only when that span cannot fit one post."""
-        atoms, text = self.atoms, self.text
-        span = text[atoms[a + 1][0]:atoms[b][1]]
-        if not levels or _upper_bound(span) <= budget or measure(span) <= budget:
+    def _fine_cuts(self, start: int, end: int, check: bool = False) -> list[_Cut]:
+        """Every clause and word gap inside text[start:end] (in natural packing only
+        where that text cannot fit one post, ``check``); a token longer than a post
+        is cut between characters. The penalties make the programme prefer clause
+        marks to word gaps, but a word gap may save a post."""
+        text, measure, budget = self.text, self.measure, self.budget
+        span = text[start:end]
+        if check and (_upper_bound(span) <= budget or measure(span) <= budget):
             return []
-        level, rest = levels[0], levels[1:]
-        # Hard pieces of an over-long token may always be cut.
-        marks = [i for i in range(a + 1, b)
-                 if self.classes[i] >= level and self.classes[i] is not Break.NONE
-                 or self.classes[i] is Break.HARD]
-        cuts: list[int] = []
-        for x, y in zip([a, *marks], [*marks, b], strict=True):
-            cuts.extend(self._inner_cuts(x, y, rest, measure, budget))
-            if y != b:
-                cuts.append(y)
-        return cuts
+        atoms, classes = classify(span)
+        atoms, classes, hard = _hard_cut(span, atoms, classes, measure, budget)
+        self.hard.extend(hard)
+        return [_Cut(start + atoms[i][1], start + atoms[i + 1][0], classes[i])
+                for i in range(len(atoms) - 1) if classes[i] is not Break.NONE]
 
     def _continuation_costs(self, layout: Layout) -> list[int]:
         marker = layout.settings.continuation
+        if not marker:
+            return [0] * len(self.cuts)
+        text = self.text
+        joint_cost: dict[str, int] = {}
         costs = []
-        for t, cls in enumerate(self.cut_class):
-            if not marker or cls not in MID_SENTENCE or t == 0:
+        for t, cut in enumerate(self.cuts):
+            if t == 0 or cut.cls not in MID_SENTENCE or text.endswith(("…", "..."), 0, cut.end):
                 costs.append(0)
                 continue
-            end = self.atoms[self.cuts[t]][1]
-            before = self.text[:end]
-            if before.endswith("…") or before.endswith("..."):
-                costs.append(0)
-            else:
-                costs.append(layout.measure(_continuation_joint(before[-1:]) + marker))
+            joint = _continuation_joint(text[cut.end - 1:cut.end])
+            if joint not in joint_cost:
+                joint_cost[joint] = layout.measure(joint + marker)
+            costs.append(joint_cost[joint])
         return costs
 
-    def weight(self, a: int, b: int) -> int:
-        """Weight of the text from cut a to cut b, without decorations."""
-        return (self.prefix_seg[b] - self.prefix_seg[a]
-                + self.prefix_gap[b] - self.prefix_gap[a + 1])
-
     def best_breaks(self, limit: int, fixed: int, first_extra: int) -> list[int] | None:
-        """Indices of the cuts that end each post, or None if no way fits."""
+        """Indices of the cuts that end each post, or None if no way fits.
+
+        Minimises (number of posts, sum of squared free room + break penalties),
+        compared in that order. The weight of the text from cut a to cut b is
+        ``prefix_seg[b] - prefix_seg[a] + prefix_gap[b] - prefix_gap[a + 1]``.
+        Two lists of ints rather than a list of tuples: millions of small tuples
+        make the garbage collector's work grow with the square of the input.
+        """
         m = len(self.cuts) - 1
-        inf = (1 << 62, 0)
-        best: list[tuple[int, int]] = [(0, 0)] + [inf] * m
+        never = 1 << 62
+        posts = [0] + [never] * m
+        costs = [0] * (m + 1)
         back = [0] * (m + 1)
-        cut_class = self.cut_class
         continuation = self.continuation
+        prefix_seg, prefix_gap = self.prefix_seg, self.prefix_gap
+        # weight(a, b) = tail(b) - base[a]; the first post also carries first_extra.
+        base = [prefix_seg[a] + prefix_gap[a + 1] for a in range(m + 1)]
+        base[0] -= first_extra
+        cuts = self.cuts
         for b in range(1, m + 1):
-            tail = fixed + continuation[b]
-            penalty = _PENALTY[cut_class[b]] if b < m else 0
-            best_b = inf
-            best_a = -1
-            for a in range(b - 1, -1, -1):
-                w = self.weight(a, b) + tail + (first_extra if a == 0 else 0)
-                if w > limit:
-                    break
-                posts, cost = best[a]
-                if posts >= inf[0]:
-                    continue
-                slack = limit - w
-                candidate = (posts + 1, cost + slack * slack + penalty)
-                if candidate < best_b:
-                    best_b, best_a = candidate, a
-            best[b] = best_b
-            back[b] = best_a
-        if best[m][0] >= inf[0]:
+            tail = fixed + continuation[b] + prefix_seg[b] + prefix_gap[b]
+            floor = tail - limit  # base[a] must be at least this for the post to fit
+            best_posts, best_cost, best_a = never, 0, -1
+            a = b - 1
+            while a >= 0 and base[a] >= floor:
+                p = posts[a]
+                if p <= best_posts:
+                    slack = limit - tail + base[a]
+                    cost = costs[a] + slack * slack
+                    if p < best_posts or cost < best_cost:
+                        best_posts, best_cost, best_a = p, cost, a
+                a -= 1
+            if best_a >= 0:
+                posts[b] = best_posts + 1
+                costs[b] = best_cost + (_PENALTY[cuts[b].cls] if b < m else 0)
+                back[b] = best_a
+        if posts[m] >= never:
             return None
         ends = []
         b = m
@@ -403,15 +443,15 @@ class _Section:
     def pieces(self, index: int, ends: list[int]) -> list[Piece]:
         result = []
         previous = 0
+        last = len(self.cuts) - 1
         for b in ends:
-            start = self.atoms[self.cuts[previous] + 1][0] if self.atoms else 0
-            end = self.atoms[self.cuts[b]][1] if self.atoms else 0
+            cls = self.cuts[b].cls
             result.append(Piece(
                 section=index,
-                start=start,
-                end=end,
-                ends_mid_sentence=self.cut_class[b] in MID_SENTENCE and b != len(self.cuts) - 1,
-                hard_cut=self.cut_class[b] is Break.HARD and b != len(self.cuts) - 1,
+                start=self.cuts[previous].start,
+                end=self.cuts[b].end,
+                ends_mid_sentence=cls in MID_SENTENCE and b != last,
+                hard_cut=cls is Break.HARD and b != last,
             ))
             previous = b
         return result
@@ -429,14 +469,14 @@ def _hard_cut(text, atoms, classes, measure, budget):
         if _upper_bound(word) > budget and measure(word) > budget:
             hard.append(word)
             start = a
-            graphemes = [m.end() for m in regex.finditer(r"\X", word)]
             previous_end = a
-            for g_end in graphemes:
-                if measure(text[start:a + g_end]) > budget and previous_end > start:
+            for match in regex.finditer(r"\X", word):
+                g_end = a + match.end()
+                if measure(text[start:g_end]) > budget and previous_end > start:
                     new_atoms.append((start, previous_end))
                     new_classes.append(Break.HARD)
                     start = previous_end
-                previous_end = a + g_end
+                previous_end = g_end
             new_atoms.append((start, b))
         else:
             new_atoms.append((a, b))
@@ -461,7 +501,7 @@ def split_sections(
     for _attempt in range(8):
         result = _split_once(texts, origin, layout, compact, total_guess, squeeze)
         total = len(result.pieces)
-        if len(str(total)) > len(str(total_guess)):
+        if settings.numbering != "none" and len(str(total)) > len(str(total_guess)):
             total_guess = total  # numbering got wider: leave room for it and try again
             continue
         over = max((length - limit for length in result.lengths), default=0)

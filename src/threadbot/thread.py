@@ -133,8 +133,9 @@ def compose(
         with_url = [p.index for p in posts if p.has_url]
         if with_url:
             shown = ", ".join(str(i) for i in with_url)
+            plural = len(with_url) > 1
             thread.warnings.append(
-                f"post{'s' if len(with_url) > 1 else ''} {shown} contain{'' if len(with_url) > 1 else 's'} "
+                f"post{'s' if plural else ''} {shown} contain{'' if plural else 's'} "
                 f"a URL: on X's pay-per-use API a post with a URL costs "
                 f"${config.pricing.post_with_url:.3f} instead of ${config.pricing.post:.3f}."
             )

@@ -224,8 +224,12 @@ def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
     else:
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-        total = _weight(text)
-        emojis = [m.span() for m in emoji_regex().finditer(text)] if emoji_parsing else []
+        heavy = len(_HEAVY.findall(text))
+        total = len(text) + heavy
+        # Every counted emoji holds a 2-unit code point except (c) and (r) alone, so
+        # most text (e.g. English with curly quotes) skips the costly emoji search.
+        maybe_emoji = emoji_parsing and (heavy or "\u00a9" in text or "\u00ae" in text)
+        emojis = [m.span() for m in emoji_regex().finditer(text)] if maybe_emoji else []
     urls = url_entities(text) if "." in text else []
     if not urls:
         for start, stop in emojis:
