@@ -79,12 +79,84 @@ class Pricing:
     post_with_url: float = 0.20
 
 
+DEFAULT_API_BASE_URL = "https://api.x.com"
+# Which environment variable holds each of an X account's four OAuth 1.0a keys.
+DEFAULT_X_ENV = {
+    "api_key": "X_API_KEY",
+    "api_secret": "X_API_SECRET",
+    "access_token": "X_ACCESS_TOKEN",
+    "access_token_secret": "X_ACCESS_TOKEN_SECRET",
+}
+DB_ENV = "THREADBOT_DB"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A named account to post as. Its keys never live here: ``env`` names the
+    environment variables (or ``.env`` entries) that hold them."""
+
+    name: str
+    platform: str = "x"
+    api_base_url: str = DEFAULT_API_BASE_URL
+    env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_X_ENV))
+
+
+@dataclass(frozen=True)
+class PostingSettings:
+    """How posting behaves; each is a key of the config's ``posting:`` section."""
+
+    # Seconds between two posts: X can refuse a reply sent too soon after its parent.
+    pause_seconds: float = 2.0
+    # Tries for a request that failed for a passing reason (network, 5xx).
+    retries: int = 4
+    # First wait before a retry, doubled each time, with jitter.
+    backoff_seconds: float = 1.0
+    # Seconds to wait for X to answer one request.
+    timeout_seconds: float = 30.0
+
+
 @dataclass(frozen=True)
 class Config:
     platform: str = "x"
     split: SplitSettings = field(default_factory=SplitSettings)
     pricing: Pricing = field(default_factory=Pricing)
+    # Without an accounts section there is one account, "default", on X, whose keys
+    # come from X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET.
+    accounts: dict[str, Account] = field(
+        default_factory=lambda: {"default": Account(name="default")})
+    default_account: str | None = None
+    database: Path | None = None  # as written in the config, relative to it
+    posting: PostingSettings = field(default_factory=PostingSettings)
     path: Path | None = None  # the file it was read from, None for built-in defaults
+
+    @property
+    def folder(self) -> Path:
+        """Where relative paths in the config start: its folder, else the current one."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def database_path(self) -> Path:
+        """The SQLite database: $THREADBOT_DB, else ``database:`` in the config
+        (relative to the config's folder), else threadbot.db beside the config
+        (in the current folder when there is no config file)."""
+        env = os.environ.get(DB_ENV)
+        if env:
+            return Path(env)
+        if self.database is not None:
+            return self.folder / self.database
+        return self.folder / "threadbot.db"
+
+    def account(self, name: str | None = None) -> Account:
+        """The account called ``name``, else the default one."""
+        if name is None:
+            name = self.default_account or next(iter(self.accounts))
+        if name not in self.accounts:
+            known = list(self.accounts)
+            where = f" in {self.path}" if self.path else ""
+            raise ConfigError(
+                f"there is no account '{name}'{where}.{did_you_mean(name, known)} "
+                f"Known accounts: {', '.join(known)}. Add it under 'accounts:' in the config."
+            )
+        return self.accounts[name]
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -219,7 +291,8 @@ def check_platform(value: Any, *, path: str | None, line: int | None,
 
 def _parse_config(data: LocatedMapping, path: str) -> Config:
     lines = data.lines
-    check_keys(data, ["platform", "split", "pricing"], path=path, lines=lines)
+    check_keys(data, ["platform", "split", "pricing", "accounts", "default_account",
+                      "database", "posting"], path=path, lines=lines)
     config = Config(path=Path(path))
     if "platform" in data:
         config = replace(
@@ -235,7 +308,92 @@ def _parse_config(data: LocatedMapping, path: str) -> Config:
             split, SplitSettings(), path=path, lines=lines, prefix="split."))
     if "pricing" in data:
         config = replace(config, pricing=_parse_pricing(data["pricing"], path, lines))
+    if "accounts" in data:
+        config = replace(config, accounts=_parse_accounts(data["accounts"], path, lines))
+    if "default_account" in data:
+        name = data["default_account"]
+        if name not in config.accounts:
+            raise ConfigError(
+                f"'default_account' is {name!r}, which is not under 'accounts:'."
+                f"{did_you_mean(str(name), list(config.accounts))}",
+                path=path, line=lines.get("default_account"))
+        config = replace(config, default_account=name)
+    if "database" in data:
+        value = data["database"]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError("'database' must be a file path such as threadbot.db.",
+                              path=path, line=lines.get("database"))
+        config = replace(config, database=Path(value).expanduser())
+    if "posting" in data:
+        config = replace(config, posting=_parse_posting(data["posting"], path, lines))
     return config
+
+
+def _parse_accounts(data: Any, path: str, lines: dict[str, int]) -> dict[str, Account]:
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(
+            "'accounts' must name at least one account, e.g.\n  accounts:\n    me:\n"
+            "      platform: x", path=path, line=lines.get("accounts"))
+    accounts = {}
+    for name, body in data.items():
+        prefix = f"accounts.{name}."
+        body = body or {}
+        if not isinstance(body, dict):
+            raise ConfigError(f"account '{name}' must hold 'key: value' lines.", path=path,
+                              line=lines.get(f"accounts.{name}"))
+        check_keys(body, ["platform", "api_base_url", "env"], path=path, lines=lines,
+                   prefix=prefix)
+        platform = body.get("platform", "x")
+        if platform != "x":
+            check_platform(platform, path=path, line=lines.get(prefix + "platform"))
+            raise ConfigError(f"account '{name}': posting to {platform} is not supported yet; "
+                              "only x accounts can post.", path=path,
+                              line=lines.get(prefix + "platform"))
+        url = body.get("api_base_url", DEFAULT_API_BASE_URL)
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f"'{prefix}api_base_url' must be a URL such as "
+                              f"{DEFAULT_API_BASE_URL}, not {url!r}.", path=path,
+                              line=lines.get(prefix + "api_base_url"))
+        env = dict(DEFAULT_X_ENV)
+        if "env" in body:
+            given = body["env"] or {}
+            if not isinstance(given, dict):
+                raise ConfigError(f"'{prefix}env' must map each key to a variable name.",
+                                  path=path, line=lines.get(prefix + "env"))
+            check_keys(given, list(DEFAULT_X_ENV), path=path, lines=lines,
+                       prefix=prefix + "env.")
+            for key, variable in given.items():
+                if not isinstance(variable, str) or not variable.isidentifier():
+                    raise ConfigError(
+                        f"'{prefix}env.{key}' must be the NAME of an environment variable "
+                        "(the key itself goes in the environment or .env, never here).",
+                        path=path, line=lines.get(f"{prefix}env.{key}"))
+                env[key] = variable
+        accounts[str(name)] = Account(name=str(name), platform="x",
+                                      api_base_url=url.rstrip("/"), env=env)
+    return accounts
+
+
+def _parse_posting(data: Any, path: str, lines: dict[str, int]) -> PostingSettings:
+    if not isinstance(data, dict):
+        raise ConfigError("'posting' must hold 'key: value' lines.", path=path,
+                          line=lines.get("posting"))
+    names = [f.name for f in fields(PostingSettings)]
+    check_keys(data, names, path=path, lines=lines, prefix="posting.")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        whole = name == "retries"
+        ok = (not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
+              and value >= (1 if whole else 0))
+        if name == "timeout_seconds" and ok and value <= 0:
+            ok = False
+        if not ok:
+            kind = "whole number of at least 1" if whole else "number of seconds"
+            raise ConfigError(
+                f"'posting.{name}' must be a {kind}, not {value!r}.",
+                path=path, line=lines.get(f"posting.{name}"))
+        values[name] = value
+    return PostingSettings(**values)
 
 
 def _parse_pricing(data: Any, path: str, lines: dict[str, int]) -> Pricing:

@@ -32,7 +32,7 @@ from .config import (
 )
 from .errors import DraftError
 
-FRONT_MATTER_KEYS = ["title", "platform", *SPLIT_KEYS]
+FRONT_MATTER_KEYS = ["title", "platform", "account", *SPLIT_KEYS]
 
 # ![alt](path) or ![alt](path "title"); the alt text may not hold a ']'.
 IMAGE_RE = re.compile(r'!\[(?P<alt>[^\]]*)\]\((?P<path>[^)\s]+)(?:\s+"[^"]*")?\)')

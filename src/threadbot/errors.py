@@ -21,6 +21,14 @@ class ExitCode(IntEnum):
     CONFIG = 4  # the configuration file is missing, malformed or has bad values
     MEDIA = 5  # an image is missing, too large, of the wrong type, or too many
     OVER_LIMIT = 6  # the thread cannot be made to fit (should not happen: reported as a bug)
+    PLATFORM = 7  # the platform failed or could not be reached; the thread is resumable
+    AUTH = 8  # credentials missing or rejected
+    RATE_LIMITED = 9  # rate limit or 24-hour cap reached; the thread is resumable later
+    REJECTED = 10  # the platform refused a post (duplicate content, bad request)
+    UNCERTAIN = 11  # a post may or may not have gone out; threadbot stopped to be safe
+    ALREADY_POSTED = 12  # this draft was already posted to this account (use --again)
+    NOT_FOUND = 13  # no thread with that id in the database
+    INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 
 class ThreadbotError(Exception):
@@ -59,3 +67,23 @@ class UsageError(ThreadbotError):
 
 class SplitError(ThreadbotError):
     exit_code = ExitCode.OVER_LIMIT
+
+
+class CredentialsError(ThreadbotError):
+    """An account's keys are missing (rejected keys are ``platforms.errors.AuthError``)."""
+
+    exit_code = ExitCode.AUTH
+
+
+class AlreadyPostedError(ThreadbotError):
+    exit_code = ExitCode.ALREADY_POSTED
+
+
+class NotFoundError(ThreadbotError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class StoreError(ThreadbotError):
+    """The database cannot be opened or is from a newer threadbot."""
+
+    exit_code = ExitCode.CONFIG

@@ -37,7 +37,7 @@ def render_json(thread: Thread, out: TextIO) -> None:
     out.write("\n")
 
 
-def render_plain(thread: Thread, out: TextIO, *, cost: str | None) -> None:
+def render_plain(thread: Thread, out: TextIO, *, cost: str | None, dry_run: bool = True) -> None:
     total = len(thread.posts)
     out.write(headline(thread) + "\n")
     for post in thread.posts:
@@ -47,10 +47,10 @@ def render_plain(thread: Thread, out: TextIO, *, cost: str | None) -> None:
         for media in post.media:
             out.write(f"  [image] {media.path}\n")
             out.write(f"          alt: {media.alt or '(none)'}\n")
-    _notes_plain(thread, out, cost)
+    _notes_plain(thread, out, cost, dry_run)
 
 
-def _notes_plain(thread: Thread, out: TextIO, cost: str | None) -> None:
+def _notes_plain(thread: Thread, out: TextIO, cost: str | None, dry_run: bool) -> None:
     if thread.warnings:
         out.write("\nWarnings:\n")
         for warning in thread.warnings:
@@ -62,10 +62,11 @@ def _notes_plain(thread: Thread, out: TextIO, cost: str | None) -> None:
     out.write("\n")
     if cost:
         out.write(cost + "\n")
-    out.write("Dry run: nothing was posted.\n")
+    if dry_run:
+        out.write("Dry run: nothing was posted.\n")
 
 
-def render_rich(thread: Thread, console, *, cost: str | None) -> None:
+def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = True) -> None:
     """The terminal view: one panel per post, lengths coloured against the limit."""
     from rich.panel import Panel
     from rich.text import Text
@@ -95,4 +96,5 @@ def render_rich(thread: Thread, console, *, cost: str | None) -> None:
         console.print(Text("✗ ", style="red bold") + Text(error))
     if cost:
         console.print(Text(cost))
-    console.print(Text("Dry run: nothing was posted.", style="dim"))
+    if dry_run:
+        console.print(Text("Dry run: nothing was posted.", style="dim"))

@@ -13,12 +13,6 @@ from datetime import datetime
 from ..errors import ExitCode, ThreadbotError
 
 
-def _code(name: str) -> ExitCode:
-    # The platform exit codes are being added to ExitCode by the lead; until they
-    # land these errors exit with UNEXPECTED, and pick up the right code after.
-    return ExitCode.__members__.get(name, ExitCode.UNEXPECTED)
-
-
 class PlatformError(ThreadbotError):
     """Base class: the platform refused, failed, or could not be reached.
 
@@ -31,7 +25,7 @@ class PlatformError(ThreadbotError):
         retryable: ``True`` when trying again later can succeed as is.
     """
 
-    exit_code = _code("PLATFORM")
+    exit_code = ExitCode.PLATFORM
     retryable = False
 
     def __init__(
@@ -56,7 +50,7 @@ class PlatformError(ThreadbotError):
 class NetworkError(PlatformError):
     """The request never reached the platform (DNS, refused, connect timeout)."""
 
-    exit_code = _code("PLATFORM")
+    exit_code = ExitCode.PLATFORM
     retryable = True
 
 
@@ -67,7 +61,7 @@ class UncertainError(PlatformError):
     before posting again, or the thread gets a duplicate.
     """
 
-    exit_code = _code("UNCERTAIN")
+    exit_code = ExitCode.UNCERTAIN
     retryable = False
 
     def __init__(self, message: str, **kwargs: object) -> None:
@@ -78,14 +72,14 @@ class UncertainError(PlatformError):
 class ServerError(PlatformError):
     """The platform answered 5xx: its problem, usually temporary."""
 
-    exit_code = _code("PLATFORM")
+    exit_code = ExitCode.PLATFORM
     retryable = True
 
 
 class AuthError(PlatformError):
     """401: the platform rejected the account's credentials."""
 
-    exit_code = _code("AUTH")
+    exit_code = ExitCode.AUTH
 
 
 class RateLimitedError(PlatformError):
@@ -99,7 +93,7 @@ class RateLimitedError(PlatformError):
             limit that was hit, rather than the 15-minute window.
     """
 
-    exit_code = _code("RATE_LIMITED")
+    exit_code = ExitCode.RATE_LIMITED
     retryable = True
 
     def __init__(
@@ -122,7 +116,7 @@ class RateLimitedError(PlatformError):
 class RejectedError(PlatformError):
     """The platform understood the request and refused it (4xx other than 401/429)."""
 
-    exit_code = _code("REJECTED")
+    exit_code = ExitCode.REJECTED
 
 
 class DuplicatePostError(RejectedError):

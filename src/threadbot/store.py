@@ -1,0 +1,300 @@
+"""The record: every thread and every post, in SQLite.
+
+This database is the single source of truth for what was posted. Its rules:
+
+* WAL mode and a busy timeout, so the CLI and a daemon can share it;
+  ``synchronous=FULL`` so that a committed post id survives a power cut.
+* Each post's remote id is committed the moment the platform returns it,
+  before the next request; a post is marked ``sending`` (and committed) before
+  its request goes out, so a crash mid-request leaves a visible "uncertain"
+  post rather than a silent gap.
+* No transaction is ever held open across a network call: every method here
+  is one short transaction.
+* Schema changes are numbered migrations, recorded in the ``migrations`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from .errors import NotFoundError, StoreError
+
+
+class ThreadStatus(StrEnum):
+    PENDING = "pending"  # recorded, nothing sent yet
+    POSTING = "posting"  # being posted right now
+    PARTIAL = "partial"  # some posts are up; resumable
+    POSTED = "posted"  # every post is up
+    FAILED = "failed"  # stopped by an error that needs the writer; resumable once fixed
+
+
+class PostStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # the request may have gone out: resolve before sending again
+    POSTED = "posted"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    id: int
+    thread_id: int
+    position: int
+    text: str
+    media: list[dict]  # [{"path": absolute path, "alt": text}]
+    status: PostStatus
+    remote_id: str | None
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    posted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredThread:
+    id: int
+    draft_path: str
+    content_hash: str
+    title: str | None
+    account: str
+    platform: str
+    status: ThreadStatus
+    user_id: str | None
+    username: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    posts: list[StoredPost]
+
+    @property
+    def first_remote_id(self) -> str | None:
+        return self.posts[0].remote_id if self.posts else None
+
+    @property
+    def url(self) -> str | None:
+        """The first post's address on X, once it is up."""
+        if self.first_remote_id and self.username:
+            return f"https://x.com/{self.username}/status/{self.first_remote_id}"
+        return None
+
+    @property
+    def posted_count(self) -> int:
+        return sum(1 for p in self.posts if p.status is PostStatus.POSTED)
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute("""
+        CREATE TABLE threads (
+            id INTEGER PRIMARY KEY,
+            draft_path TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            title TEXT,
+            account TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            status TEXT NOT NULL,
+            user_id TEXT,
+            username TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX threads_by_draft ON threads (content_hash, account)")
+    db.execute("""
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            thread_id INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            media TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL,
+            remote_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at TEXT,
+            posted_at TEXT,
+            UNIQUE (thread_id, position)
+        )""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+
+
+class Store:
+    """The threadbot database. Open one per process (or thread) with ``Store(path)``."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN ourselves, so no transaction is
+            # ever left open by the driver between our calls.
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database: {exc}. Check that it is a threadbot "
+                             "database and that the folder is writable.",
+                             path=str(self.path)) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction. BEGIN IMMEDIATE takes the write lock up
+        front, so a read-then-write never fails half-way with "database is locked"."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations "
+                       "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+            known = {m.__name__ for m in MIGRATIONS}
+            if done - known:
+                raise StoreError(
+                    "this database was written by a newer threadbot "
+                    f"(migrations {', '.join(sorted(done - known))}). Upgrade threadbot.",
+                    path=str(self.path))
+            for migration in MIGRATIONS:
+                if migration.__name__ not in done:
+                    migration(db)
+                    db.execute("INSERT INTO migrations VALUES (?, ?)",
+                               (migration.__name__, _iso(now_utc())))
+
+    # --- threads ------------------------------------------------------------------------
+
+    def add_thread(self, *, draft_path: str, content_hash: str, title: str | None,
+                   account: str, platform: str, posts: list[tuple[str, list[dict]]]) -> int:
+        """Record a thread and its posts (text, media) in one transaction; returns its id."""
+        stamp = _iso(now_utc())
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO threads (draft_path, content_hash, title, account, platform, "
+                "status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (draft_path, content_hash, title, account, platform,
+                 ThreadStatus.PENDING.value, stamp, stamp))
+            thread_id = cursor.lastrowid
+            db.executemany(
+                "INSERT INTO posts (thread_id, position, text, media, status) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
+                  PostStatus.PENDING.value) for i, (text, media) in enumerate(posts, start=1)])
+        assert thread_id is not None
+        return thread_id
+
+    def thread(self, thread_id: int) -> StoredThread:
+        row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows the "
+                                "threads there are.")
+        posts = self.db.execute("SELECT * FROM posts WHERE thread_id = ? ORDER BY position",
+                                (thread_id,)).fetchall()
+        return _thread(row, [_post(p) for p in posts])
+
+    def threads(self) -> list[StoredThread]:
+        """Every thread, newest first."""
+        rows = self.db.execute("SELECT * FROM threads ORDER BY id DESC").fetchall()
+        posts: dict[int, list[StoredPost]] = {}
+        for p in self.db.execute("SELECT * FROM posts ORDER BY thread_id, position"):
+            posts.setdefault(p["thread_id"], []).append(_post(p))
+        return [_thread(row, posts.get(row["id"], [])) for row in rows]
+
+    def threads_for_draft(self, content_hash: str, account: str) -> list[StoredThread]:
+        ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM threads WHERE content_hash = ? AND account = ? ORDER BY id",
+            (content_hash, account))]
+        return [self.thread(i) for i in ids]
+
+    def set_thread_status(self, thread_id: int, status: ThreadStatus,
+                          error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE threads SET status = ?, last_error = ?, updated_at = ? "
+                       "WHERE id = ?", (status.value, error, _iso(now_utc()), thread_id))
+
+    def set_thread_user(self, thread_id: int, user_id: str, username: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE threads SET user_id = ?, username = ?, updated_at = ? "
+                       "WHERE id = ?", (user_id, username, _iso(now_utc()), thread_id))
+
+    # --- the post ledger ----------------------------------------------------------------
+
+    def mark_sending(self, post_id: int) -> None:
+        """Commit that a request for this post is about to go out."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET status = ?, attempts = attempts + 1, sent_at = ?, "
+                       "last_error = NULL WHERE id = ?",
+                       (PostStatus.SENDING.value, _iso(now_utc()), post_id))
+
+    def mark_posted(self, post_id: int, remote_id: str) -> None:
+        """Commit the platform's id for this post: from now on it is never sent again."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET status = ?, remote_id = ?, posted_at = ?, "
+                       "last_error = NULL WHERE id = ?",
+                       (PostStatus.POSTED.value, remote_id, _iso(now_utc()), post_id))
+
+    def mark_not_sent(self, post_id: int, error: str) -> None:
+        """The request certainly did not create the post: it may be sent again."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET status = ?, last_error = ? WHERE id = ?",
+                       (PostStatus.PENDING.value, error, post_id))
+
+    def note_error(self, post_id: int, error: str) -> None:
+        """Record an error without changing whether the post may have gone out."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET last_error = ? WHERE id = ?", (error, post_id))
+
+
+def _post(row: sqlite3.Row) -> StoredPost:
+    return StoredPost(
+        id=row["id"], thread_id=row["thread_id"], position=row["position"], text=row["text"],
+        media=json.loads(row["media"]), status=PostStatus(row["status"]),
+        remote_id=row["remote_id"], attempts=row["attempts"], last_error=row["last_error"],
+        sent_at=_parse(row["sent_at"]), posted_at=_parse(row["posted_at"]))
+
+
+def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
+    return StoredThread(
+        id=row["id"], draft_path=row["draft_path"], content_hash=row["content_hash"],
+        title=row["title"], account=row["account"], platform=row["platform"],
+        status=ThreadStatus(row["status"]), user_id=row["user_id"], username=row["username"],
+        last_error=row["last_error"], created_at=_parse(row["created_at"]),
+        updated_at=_parse(row["updated_at"]), posts=posts)
