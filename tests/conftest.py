@@ -24,3 +24,46 @@ def isolated(tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+@pytest.fixture
+def fake_x():
+    """A fake X API server on 127.0.0.1, for the duration of one test."""
+    from threadbot.testing.fake_x import FakeX
+
+    with FakeX.running() as server:
+        yield server
+
+
+def write_writer_folder(folder: Path, base_url: str, credentials: dict[str, str], *,
+                        posting: str = "  pause_seconds: 0\n  backoff_seconds: 0.01\n"
+                                       "  timeout_seconds: 5\n") -> Path:
+    """A writer's folder whose one account posts to ``base_url``; returns its config."""
+    (folder / "config").mkdir(parents=True, exist_ok=True)
+    (folder / "drafts").mkdir(exist_ok=True)
+    config = folder / "config" / "threadbot.yaml"
+    config.write_text(
+        "accounts:\n"
+        "  main:\n"
+        "    platform: x\n"
+        f"    api_base_url: {base_url}\n"
+        f"posting:\n{posting}",
+        encoding="utf-8",
+    )
+    (folder / "config" / ".env").write_text(
+        f"X_API_KEY={credentials['consumer_key']}\n"
+        f"X_API_SECRET={credentials['consumer_secret']}\n"
+        f"X_ACCESS_TOKEN={credentials['access_token']}\n"
+        f"X_ACCESS_TOKEN_SECRET={credentials['access_token_secret']}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def writer(fake_x, isolated):
+    """The current folder, set up as a writer's folder posting to the fake X.
+
+    The database is config/threadbot.db; the keys are in config/.env."""
+    write_writer_folder(isolated, fake_x.base_url, fake_x.credentials())
+    return isolated
