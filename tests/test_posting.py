@@ -8,9 +8,9 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from conftest import DRAFTS
 from helpers import run_cli
-
 from threadbot.errors import ExitCode
 from threadbot.store import Store
 
