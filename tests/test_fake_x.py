@@ -465,9 +465,9 @@ def test_module_entry_point_prints_base_url_and_fake_credentials():
             first = process.stdout.readline()
             match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
             assert match, first
-            lines = [process.stdout.readline() for _ in range(7)]
+            lines = [process.stdout.readline() for _ in range(10)]
             assert any("@rehearsal" in line for line in lines)
-            assert any("consumer_key: fake-consumer-key" in line for line in lines)
+            assert any("X_API_KEY=fake-consumer-key" in line for line in lines)
             response = requests.get(match.group(0) + "/2/users/me", timeout=5)
             assert response.status_code == 401  # it really serves
         finally:

@@ -248,3 +248,11 @@ def test_bad_account_config(capsys, writer, bad):
     result = run_cli(capsys, "accounts")
     assert result.code == int(ExitCode.CONFIG), result.err
     assert "threadbot.yaml:" in result.err and "Traceback" not in result.err
+
+
+def test_rehearse_needs_no_credentials(capsys, isolated):
+    result = run_cli(capsys, "rehearse", str(DRAFTS / "on-slow-work.md"))
+    assert result.code == 0, result.err
+    assert "one connected chain" in result.out and "1 image(s) with alt text" in result.out
+    assert "https://x.com/rehearsal/status/" in result.out
+    assert not (isolated / "threadbot.db").exists()  # the real record is untouched

@@ -168,7 +168,7 @@ def _publish(config, thread_id: int, as_json: bool) -> None:
 
     def show(event) -> None:
         if not as_json:
-            where = f"  {event.remote_id}" if event.remote_id else ""
+            where = f"  {event.url or event.remote_id}" if event.remote_id else ""
             click.echo(f"[{event.position}/{event.total}] {event.message}{where}")
 
     thread = posting.publish_thread(config, thread_id, on_event=show)
@@ -176,6 +176,44 @@ def _publish(config, thread_id: int, as_json: bool) -> None:
         click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
     else:
         click.echo(f"Thread {thread.id} is up: {thread.url}")
+
+
+@cli.command("rehearse")
+@click.argument("draft", metavar="DRAFT")
+@_split_options
+@click.pass_context
+def rehearse_command(ctx: click.Context, draft: str, **options) -> None:
+    """Post DRAFT to a fake X on this machine, to rehearse the whole flow.
+
+    Goes through everything `threadbot post` does (tweepy, image upload with
+    alt text, replies, the record) against a fake X API server started on
+    127.0.0.1 for the occasion. Needs no credentials; nothing leaves the machine.
+    """
+    from . import posting
+
+    config = load_config(ctx.obj["config_path"])
+    as_json = options.pop("as_json")
+    options.pop("platform")
+    overrides = {("break" if k == "break_mode" else k): v for k, v in options.items()
+                 if v is not None}
+
+    def show(event) -> None:
+        if not as_json:
+            click.echo(f"[{event.position}/{event.total}] {event.message}  {event.url}")
+
+    result = posting.rehearse(config, draft, on_event=show, **overrides)
+    if as_json:
+        data = posting.thread_summary(result.thread)
+        data["chain_ok"] = result.chain_ok
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    images = f", {len(result.media)} image(s) with alt text" if result.media else ""
+    verdict = "one connected chain" if result.chain_ok else "NOT a connected chain (a bug)"
+    click.echo(f"Rehearsal done: {len(result.thread.posts)} posts{images}, posted to a fake X "
+               f"on this machine as {verdict}. Nothing was sent to X.")
+    if not result.chain_ok:
+        raise ThreadbotError("the rehearsal did not produce a connected chain. Please report "
+                             "this with the draft.")
 
 
 @cli.command("resume")

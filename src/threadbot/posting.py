@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .accounts import client_for, credential_status, load_credentials
@@ -165,3 +166,40 @@ def _shape_hints(config: Config, account: Account) -> str:
     if odd:
         return f" Note: {', '.join(odd)} has spaces or quotes around its value."
     return ""
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    thread: StoredThread
+    chain_ok: bool  # every post replies to the one before, in order
+    media: list[tuple[int, str | None]]  # (post position, alt text as X recorded it)
+
+
+def rehearse(config: Config, draft_path: str, *, on_event: Callable[[Event], None] =
+             lambda e: None, **overrides: Any) -> Rehearsal:
+    """Post the draft to a fake X running on this machine, through the same path as
+    ``post`` (tweepy, media upload, the record), with a throwaway database.
+    Needs no credentials and sends nothing anywhere."""
+    import tempfile
+    from dataclasses import replace
+
+    from .platforms.x import XClient
+    from .testing.fake_x import FakeX
+
+    draft = read_draft(draft_path)
+    thread = compose(draft, config=config, platform="x", **overrides)
+    thread.check()
+    settings = replace(config.posting, pause_seconds=0)
+    with FakeX.running(user_post_cap_24h=None) as server, \
+            tempfile.TemporaryDirectory(prefix="threadbot-rehearsal-") as folder:
+        with Store(Path(folder) / "rehearsal.db") as store, \
+                XClient(server.credentials(), api_base_url=server.base_url,
+                        account="rehearsal") as client:
+            thread_id = record(store, thread, "rehearsal")
+            done = Publisher(store, client, settings, on_event=on_event).publish(thread_id)
+        posts = server.posts()
+        chain_ok = [p.id for p in posts] == [p.remote_id for p in done.posts] and all(
+            post.reply_to == (posts[i - 1].id if i else None) for i, post in enumerate(posts))
+        media = [(i + 1, m.alt_text) for i, post in enumerate(posts)
+                 for m in (server.media(media_id)[0] for media_id in post.media_ids)]
+    return Rehearsal(thread=done, chain_ok=chain_ok, media=media)

@@ -54,6 +54,7 @@ class Event:
     total: int
     message: str
     remote_id: str | None = None
+    url: str | None = None  # the post's address on X, when it is up
 
 
 def _normalise(text: str) -> str:
@@ -223,8 +224,10 @@ class Publisher:
 
     def _emit(self, kind: str, thread: StoredThread, post: StoredPost, total: int,
               remote_id: str | None, message: str) -> None:
+        url = (f"https://x.com/{thread.username}/status/{remote_id}"
+               if remote_id and thread.username else None)
         self.on_event(Event(kind=kind, thread_id=thread.id, position=post.position,
-                            total=total, message=message, remote_id=remote_id))
+                            total=total, message=message, remote_id=remote_id, url=url))
 
 
 def record(store: Store, thread: Thread, account: str) -> int:

@@ -1275,11 +1275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"fake X API listening on {fake.base_url}", flush=True)
     print(f"base_url: {fake.base_url}")
     print("These credentials are fake and only work against this server:")
+    names = {"consumer_key": "X_API_KEY", "consumer_secret": "X_API_SECRET",
+             "access_token": "X_ACCESS_TOKEN", "access_token_secret": "X_ACCESS_TOKEN_SECRET"}
     for account in fake.accounts:
         creds = fake.credentials(account.username)
-        print(f"  @{account.username} (id {account.user_id})")
+        print(f"\n  @{account.username} (id {account.user_id}), as lines for config/.env:")
         for key, value in creds.items():
-            print(f"    {key}: {value}")
+            print(f"    {names[key]}={value}")
+    print(f"\nand in config/threadbot.yaml, on the account: api_base_url: {fake.base_url}")
     print("Press Ctrl-C to stop.", flush=True)
     try:
         while not stop.wait(0.5):
