@@ -190,10 +190,11 @@ def rehearse(config: Config, draft_path: str, *, on_event: Callable[[Event], Non
     thread = compose(draft, config=config, platform="x", **overrides)
     thread.check()
     settings = replace(config.posting, pause_seconds=0)
-    with FakeX.running(user_post_cap_24h=None) as server, \
+    with FakeX.running(user_post_cap_24h=None, accounts=[]) as server, \
             tempfile.TemporaryDirectory(prefix="threadbot-rehearsal-") as folder:
+        server.add_account("rehearsal")
         with Store(Path(folder) / "rehearsal.db") as store, \
-                XClient(server.credentials(), api_base_url=server.base_url,
+                XClient(server.credentials("rehearsal"), api_base_url=server.base_url,
                         account="rehearsal") as client:
             thread_id = record(store, thread, "rehearsal")
             done = Publisher(store, client, settings, on_event=on_event).publish(thread_id)
