@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     UNCERTAIN = 11  # a post may or may not have gone out; threadbot stopped to be safe
     ALREADY_POSTED = 12  # this draft was already posted to this account (use --again)
     NOT_FOUND = 13  # no thread with that id in the database
+    BUSY = 14  # another process is posting that thread, or another daemon runs
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 

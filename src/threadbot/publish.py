@@ -28,10 +28,12 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from .config import PostingSettings
 from .counting import find_urls
+from .errors import ThreadbotError
 from .platforms.errors import (
     DuplicatePostError,
     NetworkError,
@@ -40,7 +42,14 @@ from .platforms.errors import (
     UncertainError,
 )
 from .platforms.x import XClient
-from .store import PostStatus, Store, StoredPost, StoredThread, ThreadStatus
+from .store import (
+    PostStatus,
+    Store,
+    StoredPost,
+    StoredThread,
+    ThreadStatus,
+    process_owner,
+)
 from .thread import Thread
 
 
@@ -55,6 +64,10 @@ class Event:
     message: str
     remote_id: str | None = None
     url: str | None = None  # the post's address on X, when it is up
+
+
+class Stopped(ThreadbotError):
+    """Publishing stopped between two posts because it was asked to (e.g. SIGTERM)."""
 
 
 def _normalise(text: str) -> str:
@@ -79,6 +92,8 @@ class Publisher:
         on_event: Callable[[Event], None] = lambda event: None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        owner: str | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ):
         self.store = store
         self.client = client
@@ -86,6 +101,10 @@ class Publisher:
         self.on_event = on_event
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.owner = owner or process_owner("cli")
+        # Asked before each post: a daemon told to stop finishes the post in flight,
+        # records it, and leaves the rest for later.
+        self.should_stop = should_stop
 
     def publish(self, thread_id: int) -> StoredThread:
         """Post every post of the thread not yet up; returns the thread as recorded.
@@ -97,7 +116,7 @@ class Publisher:
         thread = self.store.thread(thread_id)
         if thread.status is ThreadStatus.POSTED:
             return thread
-        self.store.set_thread_status(thread_id, ThreadStatus.POSTING)
+        self.store.claim(thread_id, self.owner)
         try:
             thread = self._publish(thread)
         except BaseException as error:
@@ -130,6 +149,8 @@ class Publisher:
                                "was already up (found among the account's recent posts)")
                     previous = found
                     continue
+            if self.should_stop():
+                raise Stopped(f"stopped before post {post.position} of {total}, on request.")
             if sent_this_run and self.settings.pause_seconds:
                 # X can answer "deleted or not visible" to a reply sent too soon.
                 self.sleep(self.settings.pause_seconds)
@@ -138,6 +159,7 @@ class Publisher:
                          for m in post.media]
             remote_id = self._send(thread, post, previous, media_ids)
             self.store.mark_posted(post.id, remote_id)
+            self._note_allowance(thread)
             self._emit("posted", thread, post, total, remote_id, "posted")
             previous = remote_id
             sent_this_run = True
@@ -178,6 +200,13 @@ class Publisher:
                 raise
             self._backoff(thread, post, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_allowance(self, thread: StoredThread) -> None:
+        """Keep what X last said of the account's 24-hour allowance."""
+        limits = self.client.rate_limit
+        if limits.remaining_24h is not None:
+            self.store.set_account_limit(thread.account, limits.remaining_24h,
+                                         limits.reset_24h_at)
 
     def _find(self, thread: StoredThread, post: StoredPost, previous: str | None) -> str | None:
         """The id of this post if the account already published it, else None."""
@@ -230,13 +259,24 @@ class Publisher:
                             total=total, message=message, remote_id=remote_id, url=url))
 
 
-def record(store: Store, thread: Thread, account: str) -> int:
+def record(store: Store, thread: Thread, account: str, *,
+           scheduled_at: datetime | None = None) -> int:
     """Store a composed thread, ready to publish; returns its id."""
-    posts = [(post.text, [{"path": str(m.resolved.resolve()), "alt": m.alt} for m in post.media])
-             for post in thread.posts]
-    return store.add_thread(draft_path=thread.source, content_hash=thread.content_hash,
-                            title=thread.title, account=account, platform=thread.platform,
-                            posts=posts)
+    return store.add_thread(draft_path=draft_location(thread.source),
+                            content_hash=thread.content_hash, title=thread.title,
+                            account=account, platform=thread.platform, posts=post_rows(thread),
+                            scheduled_at=scheduled_at)
+
+
+def post_rows(thread: Thread) -> list[tuple[str, list[dict]]]:
+    """The posts as the store keeps them: text, and media with absolute paths."""
+    return [(post.text, [{"path": str(m.resolved.resolve()), "alt": m.alt}
+                         for m in post.media]) for post in thread.posts]
+
+
+def draft_location(source: str) -> str:
+    """Where the draft is, absolute (so ``list`` can tell whether it changed)."""
+    return source if source.startswith("<") else str(Path(source).resolve())
 
 
 def earlier_thread(store: Store, thread: Thread, account: str) -> StoredThread | None:

@@ -16,6 +16,8 @@ This database is the single source of truth for what was posted. Its rules:
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,15 +26,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from .errors import NotFoundError, StoreError
+from .errors import ExitCode, NotFoundError, StoreError, ThreadbotError
 
 
 class ThreadStatus(StrEnum):
     PENDING = "pending"  # recorded, nothing sent yet
+    QUEUED = "queued"  # waiting for its time; the daemon will post it
     POSTING = "posting"  # being posted right now
     PARTIAL = "partial"  # some posts are up; resumable
     POSTED = "posted"  # every post is up
     FAILED = "failed"  # stopped by an error that needs the writer; resumable once fixed
+    MISSED = "missed"  # its time passed while no daemon ran, beyond the grace period
+    CANCELLED = "cancelled"
 
 
 class PostStatus(StrEnum):
@@ -83,6 +88,10 @@ class StoredThread:
     created_at: datetime
     updated_at: datetime
     posts: list[StoredPost]
+    scheduled_at: datetime | None = None  # set for queued threads
+    not_before: datetime | None = None  # postponed (rate limits) until then
+    note: str | None = None  # why it waits, or why it was missed
+    claimed_by: str | None = None  # the process posting it
 
     @property
     def first_remote_id(self) -> str | None:
@@ -137,7 +146,30 @@ def m001_initial(db: sqlite3.Connection) -> None:
         )""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_queue(db: sqlite3.Connection) -> None:
+    for column in ("scheduled_at TEXT", "not_before TEXT", "note TEXT", "claimed_by TEXT",
+                   "claimed_at TEXT"):
+        db.execute(f"ALTER TABLE threads ADD COLUMN {column}")
+    db.execute("CREATE INDEX threads_by_status ON threads (status, scheduled_at)")
+    # What X last said of each account's allowance, so a daemon does not start a
+    # thread that the 24-hour cap cannot hold.
+    db.execute("""
+        CREATE TABLE account_limits (
+            account TEXT PRIMARY KEY,
+            remaining_24h INTEGER,
+            reset_24h_at TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    # The daemon holding this database (at most one posts from it).
+    db.execute("""
+        CREATE TABLE daemons (
+            owner TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL
+        )""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue]
 
 
 class Store:
@@ -203,23 +235,183 @@ class Store:
     # --- threads ------------------------------------------------------------------------
 
     def add_thread(self, *, draft_path: str, content_hash: str, title: str | None,
-                   account: str, platform: str, posts: list[tuple[str, list[dict]]]) -> int:
-        """Record a thread and its posts (text, media) in one transaction; returns its id."""
+                   account: str, platform: str, posts: list[tuple[str, list[dict]]],
+                   scheduled_at: datetime | None = None) -> int:
+        """Record a thread and its posts (text, media) in one transaction; returns its id.
+        With ``scheduled_at`` it is queued for the daemon."""
         stamp = _iso(now_utc())
+        status = ThreadStatus.QUEUED if scheduled_at else ThreadStatus.PENDING
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO threads (draft_path, content_hash, title, account, platform, "
-                "status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (draft_path, content_hash, title, account, platform,
-                 ThreadStatus.PENDING.value, stamp, stamp))
+                "status, created_at, updated_at, scheduled_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (draft_path, content_hash, title, account, platform, status.value, stamp,
+                 stamp, _iso(scheduled_at)))
             thread_id = cursor.lastrowid
-            db.executemany(
-                "INSERT INTO posts (thread_id, position, text, media, status) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
-                  PostStatus.PENDING.value) for i, (text, media) in enumerate(posts, start=1)])
-        assert thread_id is not None
+            assert thread_id is not None
+            self._insert_posts(db, thread_id, posts)
         return thread_id
+
+    @staticmethod
+    def _insert_posts(db: sqlite3.Connection, thread_id: int,
+                      posts: list[tuple[str, list[dict]]]) -> None:
+        db.executemany(
+            "INSERT INTO posts (thread_id, position, text, media, status) VALUES (?, ?, ?, ?, ?)",
+            [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
+              PostStatus.PENDING.value) for i, (text, media) in enumerate(posts, start=1)])
+
+    def replace_queued(self, thread_id: int, *, content_hash: str, title: str | None,
+                       posts: list[tuple[str, list[dict]]], scheduled_at: datetime) -> bool:
+        """Update a queued thread with a new split and time (the draft was queued
+        again). False if it is no longer queued (the daemon took it meanwhile)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if row is None or row["status"] != ThreadStatus.QUEUED.value:
+                return False
+            db.execute("DELETE FROM posts WHERE thread_id = ?", (thread_id,))
+            self._insert_posts(db, thread_id, posts)
+            db.execute("UPDATE threads SET content_hash = ?, title = ?, scheduled_at = ?, "
+                       "not_before = NULL, note = NULL, last_error = NULL, updated_at = ? "
+                       "WHERE id = ?",
+                       (content_hash, title, _iso(scheduled_at), _iso(now_utc()), thread_id))
+        return True
+
+    def schedule(self, thread_id: int, scheduled_at: datetime, *,
+                 allowed: tuple[ThreadStatus, ...]) -> StoredThread:
+        """Queue the thread for ``scheduled_at`` if its status is one of ``allowed``."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows "
+                                    "the threads there are.")
+            status = ThreadStatus(row["status"])
+            if status not in allowed:
+                raise StateError(thread_id, status, "scheduled")
+            db.execute("UPDATE threads SET status = ?, scheduled_at = ?, not_before = NULL, "
+                       "note = NULL, updated_at = ? WHERE id = ?",
+                       (ThreadStatus.QUEUED.value if status is not ThreadStatus.PARTIAL
+                        else status.value, _iso(scheduled_at), _iso(now_utc()), thread_id))
+        return self.thread(thread_id)
+
+    def cancel(self, thread_id: int) -> StoredThread:
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows "
+                                    "the threads there are.")
+            status = ThreadStatus(row["status"])
+            if status not in (ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,
+                              ThreadStatus.PARTIAL, ThreadStatus.PENDING):
+                raise StateError(thread_id, status, "cancelled")
+            db.execute("UPDATE threads SET status = ?, updated_at = ? WHERE id = ?",
+                       (ThreadStatus.CANCELLED.value, _iso(now_utc()), thread_id))
+        return self.thread(thread_id)
+
+    def queued(self) -> list[StoredThread]:
+        """Threads the daemon is to post: queued ones, and partial ones it paused."""
+        ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM threads WHERE scheduled_at IS NOT NULL AND (status = ? OR "
+            "(status = ? AND not_before IS NOT NULL)) ORDER BY scheduled_at, id",
+            (ThreadStatus.QUEUED.value, ThreadStatus.PARTIAL.value))]
+        return [self.thread(i) for i in ids]
+
+    def scheduled_times(self, account: str) -> list[datetime]:
+        """When this account's queued threads are due (to keep one thread per slot)."""
+        return [_parse(row[0]) for row in self.db.execute(
+            "SELECT scheduled_at FROM threads WHERE account = ? AND scheduled_at IS NOT NULL "
+            "AND status IN (?, ?, ?)", (account, ThreadStatus.QUEUED.value,
+                                        ThreadStatus.POSTING.value, ThreadStatus.POSTED.value))]
+
+    def find_queued(self, draft_path: str, account: str) -> StoredThread | None:
+        row = self.db.execute(
+            "SELECT id FROM threads WHERE draft_path = ? AND account = ? AND status = ? "
+            "ORDER BY id DESC LIMIT 1", (draft_path, account, ThreadStatus.QUEUED.value)
+        ).fetchone()
+        return self.thread(row[0]) if row else None
+
+    def postpone(self, thread_id: int, until: datetime, note: str) -> None:
+        """Wait until ``until`` before (going on) posting; ``note`` says why."""
+        with self.transaction() as db:
+            db.execute("UPDATE threads SET not_before = ?, note = ?, claimed_by = NULL, "
+                       "updated_at = ? WHERE id = ?",
+                       (_iso(until), note, _iso(now_utc()), thread_id))
+
+    def set_note(self, thread_id: int, status: ThreadStatus, note: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE threads SET status = ?, note = ?, claimed_by = NULL, "
+                       "updated_at = ? WHERE id = ?",
+                       (status.value, note, _iso(now_utc()), thread_id))
+
+    # --- who is posting what ------------------------------------------------------------
+
+    def claim(self, thread_id: int, owner: str) -> None:
+        """Take the thread for posting (status ``posting``), in one short transaction.
+
+        Refused (``BusyError``) while another live process is posting it, so that
+        two processes never post the same thread."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status, claimed_by FROM threads WHERE id = ?",
+                             (thread_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows "
+                                    "the threads there are.")
+            holder = row["claimed_by"]
+            if row["status"] == ThreadStatus.POSTING.value and holder and _alive(holder):
+                raise BusyError(
+                    f"thread {thread_id} is being posted right now by another threadbot "
+                    f"process ({_describe_owner(holder)}). Wait for it, or stop it first.")
+            if row["status"] == ThreadStatus.CANCELLED.value:
+                raise StateError(thread_id, ThreadStatus.CANCELLED, "posted")
+            db.execute("UPDATE threads SET status = ?, claimed_by = ?, claimed_at = ?, "
+                       "not_before = NULL, note = NULL, updated_at = ? WHERE id = ?",
+                       (ThreadStatus.POSTING.value, owner, _iso(now_utc()),
+                        _iso(now_utc()), thread_id))
+
+    def stale_posting(self) -> list[StoredThread]:
+        """Threads left ``posting`` by a process that is gone (a crash)."""
+        rows = self.db.execute("SELECT id, claimed_by FROM threads WHERE status = ?",
+                               (ThreadStatus.POSTING.value,)).fetchall()
+        return [self.thread(r["id"]) for r in rows
+                if not r["claimed_by"] or not _alive(r["claimed_by"])]
+
+    # --- what X said of each account's allowance ------------------------------------------
+
+    def set_account_limit(self, account: str, remaining_24h: int | None,
+                          reset_24h_at: datetime | None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO account_limits VALUES (?, ?, ?, ?) ON CONFLICT (account) "
+                       "DO UPDATE SET remaining_24h = excluded.remaining_24h, "
+                       "reset_24h_at = excluded.reset_24h_at, updated_at = excluded.updated_at",
+                       (account, remaining_24h, _iso(reset_24h_at), _iso(now_utc())))
+
+    def account_limit(self, account: str) -> tuple[int | None, datetime | None]:
+        row = self.db.execute("SELECT remaining_24h, reset_24h_at FROM account_limits "
+                              "WHERE account = ?", (account,)).fetchone()
+        return (row[0], _parse(row[1])) if row else (None, None)
+
+    # --- the one daemon per database ------------------------------------------------------
+
+    def acquire_daemon(self, owner: str, *, stale_after: float = 15.0) -> str | None:
+        """Register this daemon; returns the owner of another live one instead, if any."""
+        now = now_utc()
+        with self.transaction() as db:
+            for row in db.execute("SELECT owner, heartbeat_at FROM daemons").fetchall():
+                fresh = (now - _parse(row["heartbeat_at"])).total_seconds() < stale_after
+                if row["owner"] != owner and fresh and _alive(row["owner"]):
+                    return row["owner"]
+            db.execute("DELETE FROM daemons")
+            db.execute("INSERT INTO daemons VALUES (?, ?, ?)", (owner, _iso(now), _iso(now)))
+        return None
+
+    def heartbeat(self, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE daemons SET heartbeat_at = ? WHERE owner = ?",
+                       (_iso(now_utc()), owner))
+
+    def release_daemon(self, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM daemons WHERE owner = ?", (owner,))
 
     def thread(self, thread_id: int) -> StoredThread:
         row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
@@ -247,8 +439,9 @@ class Store:
     def set_thread_status(self, thread_id: int, status: ThreadStatus,
                           error: str | None = None) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE threads SET status = ?, last_error = ?, updated_at = ? "
-                       "WHERE id = ?", (status.value, error, _iso(now_utc()), thread_id))
+            db.execute("UPDATE threads SET status = ?, last_error = ?, claimed_by = NULL, "
+                       "updated_at = ? WHERE id = ?",
+                       (status.value, error, _iso(now_utc()), thread_id))
 
     def set_thread_user(self, thread_id: int, user_id: str, username: str) -> None:
         with self.transaction() as db:
@@ -283,6 +476,46 @@ class Store:
             db.execute("UPDATE posts SET last_error = ? WHERE id = ?", (error, post_id))
 
 
+def process_owner(kind: str = "cli") -> str:
+    """This process, as recorded on what it claims: host, pid and what it is."""
+    return f"{socket.gethostname()}:{os.getpid()}:{kind}"
+
+
+def _alive(owner: str) -> bool:
+    """Is the process behind ``owner`` still running? Only a process on this host
+    can be checked; one elsewhere is taken to be alive (to be safe)."""
+    try:
+        host, pid, _kind = owner.rsplit(":", 2)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _describe_owner(owner: str) -> str:
+    host, pid, kind = owner.rsplit(":", 2)
+    return f"{'the daemon' if kind == 'daemon' else 'threadbot'}, pid {pid} on {host}"
+
+
+class BusyError(ThreadbotError):
+    exit_code = ExitCode.BUSY
+
+
+class StateError(ThreadbotError):
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, thread_id: int, status: ThreadStatus, action: str):
+        super().__init__(f"thread {thread_id} is {status.value}, so it cannot be {action}. "
+                         "`threadbot show ID` tells more.")
+
+
 def _post(row: sqlite3.Row) -> StoredPost:
     return StoredPost(
         id=row["id"], thread_id=row["thread_id"], position=row["position"], text=row["text"],
@@ -297,4 +530,6 @@ def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
         title=row["title"], account=row["account"], platform=row["platform"],
         status=ThreadStatus(row["status"]), user_id=row["user_id"], username=row["username"],
         last_error=row["last_error"], created_at=_parse(row["created_at"]),
-        updated_at=_parse(row["updated_at"]), posts=posts)
+        updated_at=_parse(row["updated_at"]), posts=posts,
+        scheduled_at=_parse(row["scheduled_at"]), not_before=_parse(row["not_before"]),
+        note=row["note"], claimed_by=row["claimed_by"])
