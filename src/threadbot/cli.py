@@ -234,22 +234,40 @@ def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
-    """List the recorded threads, newest first, with status and URL."""
+    """List the recorded threads, newest first: status (queued, posting, partial,
+    posted, failed, missed, cancelled), time and URL."""
     from . import posting
+    from .schedule import draft_changed
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.list_threads(config)
     if as_json:
-        click.echo(json.dumps([posting.thread_summary(t, posts=False) for t in threads],
-                              ensure_ascii=False, indent=2))
+        rows = []
+        for t in threads:
+            row = posting.thread_summary(t, posts=False)
+            row["draft_changed"] = t.status.value == "queued" and draft_changed(t)
+            rows.append(row)
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not threads:
-        click.echo("No threads yet. Post one with `threadbot post DRAFT`.")
+        click.echo("No threads yet. Post one with `threadbot post DRAFT`, or queue one with "
+                   "`threadbot queue DRAFT`.")
         return
+    zone = config.zone()
     for t in threads:
         title = t.title or t.draft_path
-        click.echo(f"{t.id:>4}  {t.status.value:<8} {t.posted_count:>3}/{len(t.posts):<3} "
-                   f"{t.account:<10} {title}  {t.url or ''}".rstrip())
+        when = ""
+        if t.scheduled_at and t.status.value in ("queued", "missed", "partial", "failed"):
+            when = t.scheduled_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+        click.echo(f"{t.id:>4}  {t.status.value:<9} {t.posted_count:>3}/{len(t.posts):<3} "
+                   f"{t.account:<10} {when:<20} {title}  {t.url or ''}".rstrip())
+        if t.status.value == "queued" and draft_changed(t):
+            click.echo("        ! the draft changed since it was queued: run `threadbot queue "
+                       f"{t.draft_path}` again to post the new text")
+        if t.note:
+            click.echo(f"        {t.note}")
+        elif t.last_error and t.status.value in ("failed", "partial", "missed"):
+            click.echo(f"        {t.last_error}")
 
 
 @cli.command("show")
@@ -283,6 +301,135 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
             click.echo(f"      {line}")
         for media in post.media:
             click.echo(f"      [image] {media['path']} (alt: {media.get('alt') or 'none'})")
+
+
+@cli.command("queue")
+@click.argument("draft", metavar="DRAFT")
+@click.option("--at", "at", metavar="WHEN", help="When to post: 2026-12-01 09:00 (in the "
+              "configured timezone), an ISO 8601 time, 'tomorrow 09:00', +2h, +30m. Default: "
+              "the draft's 'at', else the account's next free slot.")
+@click.option("--account", metavar="NAME", help="Post as this account.")
+@click.option("--now", "now", is_flag=True, help="Queue it for right away.")
+@_split_options
+@click.pass_context
+def queue_command(ctx: click.Context, draft: str, at: str | None, account: str | None,
+                  now: bool, **options) -> None:
+    """Queue DRAFT for the daemon to post at its time.
+
+    The draft is split now and checked (lengths, images, the account and its keys,
+    the time); that text is what will be posted. Queueing the same draft again
+    updates its entry.
+    """
+    from .schedule import queue_draft
+
+    config = load_config(ctx.obj["config_path"])
+    as_json = options.pop("as_json")
+    options.pop("platform")
+    overrides = {("break" if k == "break_mode" else k): v for k, v in options.items()
+                 if v is not None}
+    queued = queue_draft(config, draft, at=at, account=account, now=now, **overrides)
+    thread = queued.thread
+    if as_json:
+        from . import posting
+
+        click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
+        return
+    verb = "Updated queued" if queued.updated else "Queued"
+    count = len(thread.posts)
+    click.echo(f"{verb} thread {thread.id} ({count} post{'s' if count > 1 else ''}, account "
+               f"'{thread.account}') for {queued.when}.")
+    click.echo("The daemon posts it then: run `threadbot daemon` (or `threadbot daemon --once` "
+               "from cron).")
+
+
+@cli.command("slots")
+@click.option("--account", metavar="NAME", help="The account (default: the default one).")
+@click.option("--count", default=5, show_default=True, help="How many slots to show.")
+@click.pass_context
+def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
+    """Show the account's next free posting slots."""
+    from .schedule import free_slots
+    from .when import describe
+
+    config = load_config(ctx.obj["config_path"])
+    chosen, slots = free_slots(config, account, count)
+    if not chosen.slots:
+        click.echo(f"Account '{chosen.name}' has no slots. Add some under the account in the "
+                   'config, e.g. slots: ["mon-fri 09:00", "sat 11:30"].')
+        return
+    from .store import now_utc
+
+    current = now_utc()
+    click.echo(f"Next free slots for '{chosen.name}' ({', '.join(chosen.slots)}):")
+    for slot in slots:
+        click.echo(f"  {describe(slot, tz=config.zone(), now=current)}")
+
+
+@cli.command("cancel")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.pass_context
+def cancel_command(ctx: click.Context, thread_id: int) -> None:
+    """Cancel queued thread ID (it stays in the list, marked cancelled)."""
+    from .schedule import cancel
+
+    thread = cancel(load_config(ctx.obj["config_path"]), thread_id)
+    click.echo(f"Cancelled thread {thread.id}. `threadbot retry {thread.id}` queues it again.")
+
+
+@cli.command("reschedule")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.option("--at", "at", metavar="WHEN", required=True, help="The new time (as for queue).")
+@click.pass_context
+def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
+    """Move thread ID to another time."""
+    from .schedule import reschedule
+
+    thread, when = reschedule(load_config(ctx.obj["config_path"]), thread_id, at)
+    click.echo(f"Thread {thread.id} is now queued for {when}.")
+
+
+@cli.command("retry")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.pass_context
+def retry_command(ctx: click.Context, thread_id: int) -> None:
+    """Queue a failed, missed, partial or cancelled thread again, for right away."""
+    from .schedule import retry
+
+    thread = retry(load_config(ctx.obj["config_path"]), thread_id)
+    click.echo(f"Thread {thread.id} is queued again, for now: the daemon will post it "
+               "(from where it stopped, if some posts are up).")
+
+
+@cli.command("daemon")
+@click.option("--once", is_flag=True, help="Post what is due now, then exit (for cron).")
+@click.option("--standby", is_flag=True, help="If another daemon runs on this database, wait "
+              "and take over when it stops (instead of refusing to start).")
+@click.pass_context
+def daemon_command(ctx: click.Context, once: bool, standby: bool) -> None:
+    """Publish queued threads at their time; runs until stopped (Ctrl-C or SIGTERM).
+
+    Logs with timestamps to stderr (and to daemon.log_file if configured). On
+    start it finishes threads a crash left half-posted, then posts what fell due
+    while it was down (within daemon.grace_minutes; older ones are marked missed).
+    """
+    import logging
+
+    from .daemon import Daemon
+
+    config = load_config(ctx.obj["config_path"])
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if config.daemon.log_file:
+        handlers.append(logging.FileHandler(config.folder / config.daemon.log_file,
+                                            encoding="utf-8"))
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    logger = logging.getLogger("threadbot.daemon")
+    logger.setLevel(logging.INFO)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    daemon = Daemon(config, once=once, standby=standby)
+    daemon.install_signal_handlers()
+    daemon.run()
 
 
 @cli.group("accounts", invoke_without_command=True)

@@ -99,6 +99,8 @@ class Account:
     platform: str = "x"
     api_base_url: str = DEFAULT_API_BASE_URL
     env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_X_ENV))
+    # Weekly posting times, e.g. ("mon-fri 09:00", "sat 11:30"), parsed by threadbot.when.
+    slots: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,21 @@ class PostingSettings:
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    """The daemon's settings: the config's ``daemon:`` section."""
+
+    # A thread whose time passed while no daemon ran is still posted if it is at most
+    # this late; later than that it is marked missed (and you are told).
+    grace_minutes: float = 60.0
+    # How often the daemon reads the queue for changes made by other processes.
+    sync_seconds: float = 2.0
+    log_file: str | None = None  # relative to the config's folder
+    # Run when a thread fails, stays partial after its retries, or is missed.
+    notify_command: str | None = None  # a shell command; THREADBOT_* variables describe it
+    notify_webhook: str | None = None  # a URL that receives a JSON description (POST)
+
+
+@dataclass(frozen=True)
 class Config:
     platform: str = "x"
     split: SplitSettings = field(default_factory=SplitSettings)
@@ -127,7 +144,17 @@ class Config:
     default_account: str | None = None
     database: Path | None = None  # as written in the config, relative to it
     posting: PostingSettings = field(default_factory=PostingSettings)
+    # Times without an offset (queue --at, slots) are read in this zone; None means the
+    # system's own zone.
+    timezone: str | None = None
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
     path: Path | None = None  # the file it was read from, None for built-in defaults
+
+    def zone(self):
+        """The configured time zone as a ZoneInfo."""
+        from .when import resolve_timezone
+
+        return resolve_timezone(self.timezone)
 
     @property
     def folder(self) -> Path:
@@ -292,7 +319,7 @@ def check_platform(value: Any, *, path: str | None, line: int | None,
 def _parse_config(data: LocatedMapping, path: str) -> Config:
     lines = data.lines
     check_keys(data, ["platform", "split", "pricing", "accounts", "default_account",
-                      "database", "posting"], path=path, lines=lines)
+                      "database", "posting", "timezone", "daemon"], path=path, lines=lines)
     config = Config(path=Path(path))
     if "platform" in data:
         config = replace(
@@ -326,7 +353,55 @@ def _parse_config(data: LocatedMapping, path: str) -> Config:
         config = replace(config, database=Path(value).expanduser())
     if "posting" in data:
         config = replace(config, posting=_parse_posting(data["posting"], path, lines))
+    if "timezone" in data:
+        from .when import resolve_timezone
+
+        resolve_timezone(str(data["timezone"]), path=path, line=lines.get("timezone"))
+        config = replace(config, timezone=str(data["timezone"]))
+    if "daemon" in data:
+        config = replace(config, daemon=_parse_daemon(data["daemon"], path, lines))
     return config
+
+
+def _parse_daemon(data: Any, path: str, lines: dict[str, int]) -> DaemonSettings:
+    if not isinstance(data, dict):
+        raise ConfigError("'daemon' must hold 'key: value' lines.", path=path,
+                          line=lines.get("daemon"))
+    check_keys(data, ["grace_minutes", "sync_seconds", "log_file", "notify"], path=path,
+               lines=lines, prefix="daemon.")
+    values: dict[str, Any] = {}
+    for name in ("grace_minutes", "sync_seconds"):
+        if name in data:
+            value = data[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+                    name == "sync_seconds" and not 0 < value <= 5):
+                limit = " between 0 and 5" if name == "sync_seconds" else ""
+                raise ConfigError(f"'daemon.{name}' must be a number{limit}, not {value!r}.",
+                                  path=path, line=lines.get(f"daemon.{name}"))
+            values[name] = float(value)
+    if "log_file" in data:
+        values["log_file"] = _text(data["log_file"], "daemon.log_file", path, lines)
+    notify = data.get("notify") or {}
+    if not isinstance(notify, dict):
+        raise ConfigError("'daemon.notify' must hold 'command:' and/or 'webhook:'.",
+                          path=path, line=lines.get("daemon.notify"))
+    check_keys(notify, ["command", "webhook"], path=path, lines=lines, prefix="daemon.notify.")
+    if "command" in notify:
+        values["notify_command"] = _text(notify["command"], "daemon.notify.command", path, lines)
+    if "webhook" in notify:
+        url = _text(notify["webhook"], "daemon.notify.webhook", path, lines)
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError("'daemon.notify.webhook' must be an http(s) URL.", path=path,
+                              line=lines.get("daemon.notify.webhook"))
+        values["notify_webhook"] = url
+    return DaemonSettings(**values)
+
+
+def _text(value: Any, name: str, path: str, lines: dict[str, int]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"'{name}' must be text, not {value!r}.", path=path,
+                          line=lines.get(name))
+    return value
 
 
 def _parse_accounts(data: Any, path: str, lines: dict[str, int]) -> dict[str, Account]:
@@ -341,7 +416,7 @@ def _parse_accounts(data: Any, path: str, lines: dict[str, int]) -> dict[str, Ac
         if not isinstance(body, dict):
             raise ConfigError(f"account '{name}' must hold 'key: value' lines.", path=path,
                               line=lines.get(f"accounts.{name}"))
-        check_keys(body, ["platform", "api_base_url", "env"], path=path, lines=lines,
+        check_keys(body, ["platform", "api_base_url", "env", "slots"], path=path, lines=lines,
                    prefix=prefix)
         platform = body.get("platform", "x")
         if platform != "x":
@@ -369,8 +444,20 @@ def _parse_accounts(data: Any, path: str, lines: dict[str, int]) -> dict[str, Ac
                         "(the key itself goes in the environment or .env, never here).",
                         path=path, line=lines.get(f"{prefix}env.{key}"))
                 env[key] = variable
+        slots = body.get("slots") or []
+        if isinstance(slots, str):
+            slots = [slots]
+        if not isinstance(slots, list) or not all(isinstance(x, str) for x in slots):
+            raise ConfigError(f"'{prefix}slots' must be a list such as "
+                              '["mon-fri 09:00", "sat 11:30"].', path=path,
+                              line=lines.get(prefix + "slots"))
+        if slots:
+            from .when import parse_slots
+
+            parse_slots(slots, path=path, line=lines.get(prefix + "slots"))
         accounts[str(name)] = Account(name=str(name), platform="x",
-                                      api_base_url=url.rstrip("/"), env=env)
+                                      api_base_url=url.rstrip("/"), env=env,
+                                      slots=tuple(slots))
     return accounts
 
 

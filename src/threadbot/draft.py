@@ -32,7 +32,7 @@ from .config import (
 )
 from .errors import DraftError
 
-FRONT_MATTER_KEYS = ["title", "platform", "account", *SPLIT_KEYS]
+FRONT_MATTER_KEYS = ["title", "platform", "account", "at", *SPLIT_KEYS]
 
 # ![alt](path) or ![alt](path "title"); the alt text may not hold a ']'.
 IMAGE_RE = re.compile(r'!\[(?P<alt>[^\]]*)\]\((?P<path>[^)\s]+)(?:\s+"[^"]*")?\)')
@@ -114,8 +114,15 @@ def parse_draft(text: str, *, source: str = "<text>", base_dir: Path | None = No
         sections=tuple(s for s in sections if s.text or s.images),
         front_matter=front_matter,
         front_matter_lines=lines_map,
-        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        content_hash=content_hash(text),
     )
+
+
+def content_hash(text: str) -> str:
+    """The draft's fingerprint: the same text always gives the same hash, whatever
+    its line endings or byte-order mark."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], int]:

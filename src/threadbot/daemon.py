@@ -1,0 +1,356 @@
+"""The daemon: publishes queued threads at their time.
+
+* The thread table is the single source of truth. APScheduler (3.11) is only the
+  timer: each queued thread is a date-triggered job at its time, and the jobs
+  are re-synced from the database every few seconds, so a thread queued,
+  rescheduled or cancelled by another process is picked up without a restart.
+* Each account has a worker thread that posts its threads one at a time, in
+  order of their time; accounts post in parallel.
+* Every thread goes through the same crash-safe ``Publisher`` as ``threadbot
+  post``: on start, threads left half-posted by a crash are finished first (the
+  uncertain case included), then what fell due while no daemon ran is posted if
+  it is within the grace period, and marked missed (with a notification) if not.
+* At most one daemon posts from a database; a thread is claimed in a short
+  transaction before it is posted.
+* SIGTERM and SIGINT: the post in flight is finished and recorded, the thread
+  left resumable, and the daemon exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from .accounts import client_for
+from .config import Config
+from .errors import ThreadbotError
+from .notify import notify
+from .platforms.errors import NetworkError, RateLimitedError, ServerError, UncertainError
+from .publish import Event, Publisher, Stopped
+from .store import BusyError, Store, StoredThread, ThreadStatus, now_utc, process_owner
+from .when import describe
+
+log = logging.getLogger("threadbot.daemon")
+
+# Passing failures (network, X's 5xx) are tried again later this many times,
+# waiting RETRY_DELAYS[i] minutes, before the thread is marked failed.
+RETRY_DELAYS = (1, 2, 4, 8, 16)
+
+
+class Daemon:
+    """Run with ``Daemon(config).run()``; ``once=True`` posts what is due and returns."""
+
+    def __init__(self, config: Config, *, once: bool = False, standby: bool = False,
+                 clock: Callable[[], datetime] = now_utc):
+        self.config = config
+        self.once = once
+        self.standby = standby
+        self.clock = clock
+        self.owner = process_owner("daemon")
+        self.stop = threading.Event()
+        self.grace = timedelta(minutes=config.daemon.grace_minutes)
+        self.zone = config.zone()
+        self._lock = threading.Lock()
+        self._workers: dict[str, _AccountWorker] = {}
+        self._jobs: dict[int, datetime] = {}  # thread id -> when its timer fires
+        self._in_hand: set[int] = set()  # handed to a worker, not yet done
+        self._retries: dict[int, int] = {}
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        store = Store(self.config.database_path())
+        try:
+            self._register(store)
+            log.info("daemon started (%s), database %s", self.owner, store.path)
+            try:
+                self._recover(store)
+                self.sync(store)
+                if self.once:
+                    self._drain()
+                    return
+                self.scheduler.start()
+                while not self.stop.wait(self.config.daemon.sync_seconds):
+                    store.heartbeat(self.owner)
+                    self.sync(store)
+            finally:
+                if self.scheduler.running:
+                    self.scheduler.shutdown(wait=False)
+                self._stop_workers()
+                store.release_daemon(self.owner)
+                log.info("daemon stopped")
+        finally:
+            store.close()
+
+    def request_stop(self, *_args: object) -> None:
+        """Finish the post in flight, then stop (the SIGTERM/SIGINT handler)."""
+        if not self.stop.is_set():
+            log.info("stopping: finishing the post in flight")
+        self.stop.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def _register(self, store: Store) -> None:
+        while True:
+            holder = store.acquire_daemon(self.owner)
+            if holder is None:
+                return
+            if not self.standby:
+                raise BusyError(
+                    f"another threadbot daemon ({holder}) is already running on this database "
+                    f"({store.path}); only one may post from it. Stop that one first, or start "
+                    "this one with --standby to take over when it stops.")
+            log.info("standing by: another daemon (%s) holds the database", holder)
+            if self.stop.wait(5):
+                raise Stopped("stopped while standing by")
+
+    # --- what is due ----------------------------------------------------------------------
+
+    def _recover(self, store: Store) -> None:
+        """Threads a crash (or a stop) left half-posted go first."""
+        for thread in store.stale_posting():
+            if thread.scheduled_at is None:
+                # Posted from the command line, which was killed: resumable by the writer.
+                store.set_note(thread.id, ThreadStatus.PARTIAL if thread.posted_count else
+                               ThreadStatus.FAILED,
+                               f"interrupted; run `threadbot resume {thread.id}`")
+                continue
+            log.info("thread %s was left half-posted: finishing it", thread.id)
+            self._hand_over(thread)
+        for thread in store.threads():
+            if (thread.status is ThreadStatus.PARTIAL and thread.scheduled_at is not None
+                    and thread.not_before is None and thread.id not in self._in_hand):
+                log.info("thread %s was left partial: finishing it", thread.id)
+                self._hand_over(thread)
+
+    def sync(self, store: Store) -> None:
+        """Bring the timers in line with the queue in the database."""
+        now = self.clock()
+        wanted: dict[int, datetime] = {}
+        for thread in store.queued():
+            if thread.id in self._in_hand:
+                continue
+            due = max(thread.scheduled_at, thread.not_before or thread.scheduled_at)
+            if due <= now:
+                late = now - thread.scheduled_at
+                if thread.status is ThreadStatus.QUEUED and thread.not_before is None \
+                        and late > self.grace:
+                    self._missed(store, thread, late)
+                else:
+                    self._hand_over(thread)
+                continue
+            wanted[thread.id] = due
+        with self._lock:
+            for thread_id in list(self._jobs):
+                if wanted.get(thread_id) != self._jobs[thread_id]:
+                    self._remove_job(thread_id)
+            if self.once:
+                return
+            for thread_id, due in wanted.items():
+                if thread_id not in self._jobs:
+                    self.scheduler.add_job(
+                        self._fire, DateTrigger(run_date=due), args=[thread_id],
+                        id=f"thread-{thread_id}", replace_existing=True,
+                        misfire_grace_time=None)
+                    self._jobs[thread_id] = due
+
+    def _remove_job(self, thread_id: int) -> None:
+        self._jobs.pop(thread_id, None)
+        try:
+            self.scheduler.remove_job(f"thread-{thread_id}")
+        except Exception:  # already fired and gone  # noqa: BLE001
+            pass
+
+    def _fire(self, thread_id: int) -> None:
+        """The timer for a thread went off (in APScheduler's thread)."""
+        with self._lock:
+            self._jobs.pop(thread_id, None)
+        store = Store(self.config.database_path())
+        try:
+            thread = store.thread(thread_id)
+        finally:
+            store.close()
+        if thread.status in (ThreadStatus.QUEUED, ThreadStatus.PARTIAL):
+            self._hand_over(thread)
+
+    def _missed(self, store: Store, thread: StoredThread, late: timedelta) -> None:
+        minutes = int(late.total_seconds() // 60)
+        due = describe(thread.scheduled_at, tz=self.zone, now=now_utc())
+        message = (f"missed: it was due {due}"
+                   f", {minutes} min ago, more than the {self.config.daemon.grace_minutes:g}-min"
+                   f" grace period. `threadbot retry {thread.id}` posts it now, or "
+                   f"`threadbot reschedule {thread.id} --at WHEN`.")
+        store.set_note(thread.id, ThreadStatus.MISSED, message)
+        log.warning("thread %s %s", thread.id, message)
+        notify(self.config.daemon, store.thread(thread.id), "missed", message)
+
+    def _hand_over(self, thread: StoredThread) -> None:
+        with self._lock:
+            if thread.id in self._in_hand:
+                return
+            self._in_hand.add(thread.id)
+            worker = self._workers.get(thread.account)
+            if worker is None:
+                worker = _AccountWorker(self, thread.account)
+                self._workers[thread.account] = worker
+                worker.start()
+        worker.put(thread)
+
+    def _done(self, thread_id: int) -> None:
+        with self._lock:
+            self._in_hand.discard(thread_id)
+
+    def _drain(self) -> None:
+        """--once: wait until every worker has emptied its queue, then stop them."""
+        while True:
+            with self._lock:
+                busy = bool(self._in_hand)
+            if not busy or self.stop.is_set():
+                break
+            time.sleep(0.05)
+
+    def _stop_workers(self) -> None:
+        self.stop.set()
+        for worker in list(self._workers.values()):
+            worker.put(None)
+        for worker in list(self._workers.values()):
+            worker.join()
+
+    # --- posting one thread ---------------------------------------------------------------
+
+    def post(self, store: Store, client, thread_id: int) -> None:
+        """Post (or finish) one thread; every outcome is recorded and, when a human is
+        needed, notified."""
+        thread = store.thread(thread_id)
+        if thread.status not in (ThreadStatus.QUEUED, ThreadStatus.PARTIAL,
+                                 ThreadStatus.POSTING):
+            return  # cancelled or rescheduled meanwhile
+        needed = len(thread.posts) - thread.posted_count
+        remaining, reset_at = store.account_limit(thread.account)
+        now = self.clock()
+        if remaining is not None and reset_at is not None and reset_at > now \
+                and remaining < needed:
+            note = (f"waiting for X's 24-hour cap: {remaining} post(s) left, {needed} needed; "
+                    f"it resets {describe(reset_at, tz=self.zone, now=now)}")
+            store.postpone(thread_id, reset_at, note)
+            log.info("thread %s postponed: %s", thread_id, note)
+            return
+
+        def show(event: Event) -> None:
+            log.info("thread %s: post %s/%s %s %s", event.thread_id, event.position,
+                     event.total, event.message, event.url or "")
+
+        publisher = Publisher(store, client, self.config.posting, on_event=show,
+                              owner=self.owner, should_stop=self.stop.is_set,
+                              sleep=lambda seconds: self.stop.wait(seconds) and None)
+        log.info("thread %s: posting %s post(s) as account '%s'", thread_id, needed,
+                 thread.account)
+        try:
+            done = publisher.publish(thread_id)
+        except BusyError as error:
+            log.warning("thread %s: %s", thread_id, error.message)
+            return
+        except Stopped:
+            current = store.thread(thread_id)
+            store.set_note(thread_id, ThreadStatus.PARTIAL if current.posted_count else
+                           ThreadStatus.QUEUED, None)
+            log.info("thread %s left to finish later (%s of %s posts up)", thread_id,
+                     current.posted_count, len(current.posts))
+            return
+        except RateLimitedError as error:
+            until = error.reset_at or (self.clock() + timedelta(minutes=15))
+            current = store.thread(thread_id)
+            note = (f"paused by X's rate limit; goes on "
+                    f"{describe(until, tz=self.zone, now=self.clock())}")
+            store.set_note(thread_id, ThreadStatus.PARTIAL if current.posted_count else
+                           ThreadStatus.QUEUED, note)
+            store.postpone(thread_id, until, note)
+            log.warning("thread %s: %s", thread_id, note)
+            return
+        except (NetworkError, ServerError, UncertainError) as error:
+            self._retry_later(store, thread_id, error)
+            return
+        except ThreadbotError as error:
+            self._failed(store, thread_id, error.message)
+            return
+        self._retries.pop(thread_id, None)
+        log.info("thread %s posted: %s", thread_id, done.url)
+
+    def _retry_later(self, store: Store, thread_id: int, error: ThreadbotError) -> None:
+        tries = self._retries.get(thread_id, 0)
+        current = store.thread(thread_id)
+        if tries >= len(RETRY_DELAYS):
+            self._failed(store, thread_id, error.message, partial=current.posted_count > 0)
+            return
+        self._retries[thread_id] = tries + 1
+        until = self.clock() + timedelta(minutes=RETRY_DELAYS[tries])
+        note = (f"{error.message} Trying again {describe(until, tz=self.zone, now=self.clock())}"
+                f" (retry {tries + 1} of {len(RETRY_DELAYS)}).")
+        store.set_note(thread_id, ThreadStatus.PARTIAL if current.posted_count else
+                       ThreadStatus.QUEUED, note)
+        store.postpone(thread_id, until, note)
+        log.warning("thread %s: %s", thread_id, note)
+
+    def _failed(self, store: Store, thread_id: int, message: str, *,
+                partial: bool = False) -> None:
+        status = ThreadStatus.PARTIAL if partial else ThreadStatus.FAILED
+        store.set_note(thread_id, status, f"{message} (`threadbot retry {thread_id}` "
+                                          "tries again)")
+        store.set_thread_status(thread_id, status, message)
+        log.error("thread %s %s: %s", thread_id, status.value, message)
+        notify(self.config.daemon, store.thread(thread_id), status.value, message)
+
+
+class _AccountWorker(threading.Thread):
+    """Posts one account's threads, one at a time, earliest first."""
+
+    def __init__(self, daemon: Daemon, account: str):
+        super().__init__(name=f"account-{account}", daemon=True)
+        self.daemon_ = daemon
+        self.account = account
+        self.queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = 0
+
+    def put(self, thread: StoredThread | None) -> None:
+        if thread is None:
+            self.queue.put((datetime.max.replace(tzinfo=now_utc().tzinfo), 1 << 62, None))
+            return
+        due = thread.scheduled_at or now_utc()
+        self.queue.put((due, thread.id, thread.id))
+
+    def run(self) -> None:
+        daemon = self.daemon_
+        store = Store(daemon.config.database_path())
+        client = None
+        try:
+            while True:
+                _due, _order, thread_id = self.queue.get()
+                if thread_id is None:
+                    return
+                try:
+                    if daemon.stop.is_set():
+                        continue
+                    if client is None:
+                        client = client_for(daemon.config, daemon.config.account(self.account))
+                    daemon.post(store, client, thread_id)
+                except ThreadbotError as error:  # e.g. missing keys: tell, go on
+                    daemon._failed(store, thread_id, error.message)
+                except Exception:  # a bug: keep the daemon alive, say so loudly
+                    log.exception("thread %s: unexpected error", thread_id)
+                finally:
+                    daemon._done(thread_id)
+        finally:
+            if client is not None:
+                client.close()
+            store.close()

@@ -1,0 +1,144 @@
+"""The queue: threads waiting for their time, as a library (the CLI calls these).
+
+A draft is split when it is queued, and that text is what the daemon posts;
+everything that can be checked is checked then (lengths, images, the account
+and its keys, the time), so that the daemon does not discover at 3 a.m. what
+could have been said at 3 p.m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .accounts import load_credentials
+from .config import Account, Config
+from .draft import content_hash, read_draft
+from .errors import UsageError
+from .posting import open_store
+from .publish import draft_location, post_rows, record
+from .store import StoredThread, ThreadStatus, now_utc
+from .thread import compose
+from .when import describe, next_slots, parse_slots, parse_when
+
+# A time a few seconds in the past is "now" (the writer typed it just now).
+_PAST_TOLERANCE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Queued:
+    thread: StoredThread
+    updated: bool  # the draft was already queued: its entry was updated instead
+    when: str  # the time in the writer's zone and in UTC, and how far off
+
+
+def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
+                account: str | None = None, now: bool = False,
+                clock: Callable[[], datetime] = now_utc, **overrides: Any) -> Queued:
+    """Queue a draft for ``at`` (else its front matter's ``at``, else the account's
+    next free slot); ``now`` queues it for right away."""
+    draft = read_draft(draft_path)
+    chosen = config.account(account or draft.front_matter.get("account"))
+    thread = compose(draft, config=config, platform=chosen.platform, **overrides)
+    thread.check()
+    load_credentials(config, chosen)
+    zone = config.zone()
+    current = clock()
+    location = draft_location(thread.source)
+    with open_store(config) as store:
+        existing = store.find_queued(location, chosen.name)
+        if now:
+            when = current
+        elif at is not None:
+            when = parse_when(at, now=current, tz=zone)
+        elif draft.front_matter.get("at") is not None:
+            value = draft.front_matter["at"]
+            text = value.isoformat() if isinstance(value, datetime) else str(value)
+            when = parse_when(text, now=current, tz=zone)
+        else:
+            when = _next_free_slot(store, chosen, zone, current, existing)
+        if when < current - _PAST_TOLERANCE and not now:
+            raise UsageError(
+                f"{describe(when, tz=zone, now=current)} is in the past. Give a time to come "
+                "(e.g. --at 'tomorrow 09:00' or --at +2h), or --now to post it as soon as the "
+                "daemon runs.")
+        if existing is not None and store.replace_queued(
+                existing.id, content_hash=thread.content_hash, title=thread.title,
+                posts=post_rows(thread), scheduled_at=when):
+            return Queued(store.thread(existing.id), True, describe(when, tz=zone, now=current))
+        thread_id = record(store, thread, chosen.name, scheduled_at=when)
+        return Queued(store.thread(thread_id), False, describe(when, tz=zone, now=current))
+
+
+def _next_free_slot(store, account: Account, zone, current: datetime,
+                    existing: StoredThread | None) -> datetime:
+    if not account.slots:
+        raise UsageError(
+            f"no time given, and account '{account.name}' has no posting slots. Add "
+            "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
+            "config (e.g. slots: [\"mon-fri 09:00\"]).")
+    taken = set(store.scheduled_times(account.name))
+    if existing is not None and existing.scheduled_at is not None:
+        taken.discard(existing.scheduled_at)  # its own slot is free for it
+    found = next_slots(parse_slots(list(account.slots)), tz=zone, after=current, taken=taken,
+                       count=1)
+    if not found:
+        raise UsageError(f"account '{account.name}' has no free slot to come. Add slots in "
+                         "the config, or give --at WHEN.")
+    return found[0]
+
+
+def free_slots(config: Config, account: str | None = None, count: int = 5, *,
+               clock: Callable[[], datetime] = now_utc) -> tuple[Account, list[datetime]]:
+    """The account's next free slots (one thread per slot)."""
+    chosen = config.account(account)
+    if not chosen.slots:
+        return chosen, []
+    with open_store(config) as store:
+        taken = set(store.scheduled_times(chosen.name))
+    return chosen, next_slots(parse_slots(list(chosen.slots)), tz=config.zone(), after=clock(),
+                              taken=taken, count=count)
+
+
+def reschedule(config: Config, thread_id: int, at: str, *,
+               clock: Callable[[], datetime] = now_utc) -> tuple[StoredThread, str]:
+    zone = config.zone()
+    current = clock()
+    when = parse_when(at, now=current, tz=zone)
+    if when < current - _PAST_TOLERANCE:
+        raise UsageError(f"{describe(when, tz=zone, now=current)} is in the past. Give a time "
+                         "to come.")
+    with open_store(config) as store:
+        thread = store.schedule(thread_id, when, allowed=(
+            ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,
+            ThreadStatus.CANCELLED, ThreadStatus.PARTIAL))
+    return thread, describe(when, tz=zone, now=current)
+
+
+def retry(config: Config, thread_id: int, *,
+          clock: Callable[[], datetime] = now_utc) -> StoredThread:
+    """Queue a failed, missed, partial or cancelled thread again, for right away."""
+    with open_store(config) as store:
+        return store.schedule(thread_id, clock(), allowed=(
+            ThreadStatus.FAILED, ThreadStatus.MISSED, ThreadStatus.PARTIAL,
+            ThreadStatus.CANCELLED))
+
+
+def cancel(config: Config, thread_id: int) -> StoredThread:
+    with open_store(config) as store:
+        return store.cancel(thread_id)
+
+
+def draft_changed(thread: StoredThread) -> bool:
+    """Has the draft file changed since this thread was split from it?"""
+    if thread.draft_path.startswith("<"):
+        return False
+    path = Path(thread.draft_path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return True
+    return content_hash(data.decode("utf-8", "replace")) != thread.content_hash
