@@ -125,6 +125,8 @@ def thread_summary(thread: StoredThread, *, posts: bool = True) -> dict[str, Any
         "last_error": thread.last_error,
         "created_at": thread.created_at.isoformat(),
         "updated_at": thread.updated_at.isoformat(),
+        "scheduled_at": thread.scheduled_at.isoformat() if thread.scheduled_at else None,
+        "note": thread.note,
     }
     if posts:
         data["posts"] = [
