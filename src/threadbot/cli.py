@@ -128,9 +128,15 @@ def post_command(ctx: click.Context, draft: str, account: str | None, yes: bool,
     out = sys.stdout
     if plan.resume is not None:
         earlier = plan.resume
-        click.echo(f"This draft was started before as thread {earlier.id} "
-                   f"({earlier.posted_count} of {len(earlier.posts)} posts are up).")
-        if not _confirm(f"Finish thread {earlier.id}?", yes):
+        if earlier.status.value == "queued":
+            click.echo(f"This draft is queued as thread {earlier.id} (for "
+                       f"{earlier.scheduled_at:%Y-%m-%d %H:%M} UTC).")
+            question = f"Post thread {earlier.id} now instead?"
+        else:
+            click.echo(f"This draft was started before as thread {earlier.id} "
+                       f"({earlier.posted_count} of {len(earlier.posts)} posts are up).")
+            question = f"Finish thread {earlier.id}?"
+        if not _confirm(question, yes):
             click.echo("Nothing was posted.")
             return
         _publish(config, plan.resume.id, as_json)
