@@ -186,10 +186,3 @@ def test_json_output_still_lists_errors(capsys, tmp_path):
     assert result.code == int(ExitCode.MEDIA)
     data = json.loads(result.out)
     assert data["errors"] and "gone.png" in data["errors"][0]
-
-
-def test_post_without_dry_run_says_what_to_do(capsys, tmp_path):
-    draft = write(tmp_path / "d.md", "Hello.\n")
-    result = run_cli(capsys, "post", str(draft))
-    assert result.code != 0
-    assert "--dry-run" in result.err and "Traceback" not in result.err
