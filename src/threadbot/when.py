@@ -80,10 +80,10 @@ for _names, _seconds in (
         _UNIT_SECONDS[_name] = _seconds
 
 # Words a time expression may hold; a word close to one of these gets a "did you mean".
-_VOCABULARY = sorted(
-    {"now", "today", "tomorrow", "at", "in", "am", "pm", *_WEEKDAYS,
-     *(name for name in _UNIT_SECONDS if len(name) > 2)}
-)
+# A delay holds only units, so that "huors" suggests "hours", not "thurs".
+_UNIT_WORDS = sorted({"and", *(name for name in _UNIT_SECONDS if len(name) > 2)})
+_VOCABULARY = sorted({"now", "today", "tomorrow", "at", "in", "am", "pm", *_WEEKDAYS,
+                      *_UNIT_WORDS})
 
 _FORMS = ("Use 2026-12-01 09:00, tomorrow 09:00, mon 9:30am, 18:30, +2h, in 90 minutes "
           "or an ISO 8601 time such as 2026-12-01T09:00+01:00.")
@@ -188,10 +188,10 @@ def _parse_delay(body: str, text: str) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-def _spelling_hint(words: Iterable[str]) -> str:
+def _spelling_hint(words: Iterable[str], vocabulary: list[str] = _VOCABULARY) -> str:
     for word in words:
-        if word.isalpha() and word not in _VOCABULARY:
-            hint = did_you_mean(word, _VOCABULARY)
+        if word.isalpha() and word not in vocabulary:
+            hint = did_you_mean(word, vocabulary)
             if hint:
                 return hint
     return ""
@@ -219,7 +219,7 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
         body = low[1:] if low.startswith("+") else low[3:]
         delay = _parse_delay(body.strip(), raw)
         if delay is None:
-            raise _cannot_read(raw, _spelling_hint(re.findall(r"[a-z]+", body)))
+            raise _cannot_read(raw, _spelling_hint(re.findall(r"[a-z]+", body), _UNIT_WORDS))
         return now + delay
 
     # ISO 8601, including an offset or Z, with "T" or a space between date and time.
