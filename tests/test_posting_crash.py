@@ -255,7 +255,7 @@ def test_sigkill_at_random_moments_then_resume_leaves_one_chain(tmp_path):
             writer = make_writer(tmp_path / f"trial{trial}", server)
             # Where to strike: after a random number of requests were answered (0: at a
             # random moment of start-up), plus a random part of one request's time.
-            after = rng.randrange(REQUESTS)
+            after = rng.randrange(REQUESTS + 1)
             extra = rng.uniform(0, 0.4) if after == 0 else rng.uniform(0, 1.5 * LATENCY)
             proc = writer.start("post", "drafts/x.md", "--yes")
             deadline = time.monotonic() + 20
@@ -416,7 +416,9 @@ def test_ctrl_c_mid_thread_says_how_far_and_resumes(tmp_path):
         assert match, err
         assert "threadbot resume 1" in err
         thread = writer.thread()
-        assert thread.posted_count == int(match[1]) >= 3
+        # The server logs a post before answering: the third may be up on X while its
+        # answer had not come back (it is then ``sending``, and resume finds it).
+        assert thread.posted_count == int(match[1]) >= 2
         assert thread.status is ThreadStatus.PARTIAL
         assert thread.claimed_by is None
         assert len(server.posts()) in (thread.posted_count, thread.posted_count + 1)
