@@ -120,6 +120,8 @@ class Publisher:
         try:
             thread = self._publish(thread)
         except BaseException as error:
+            if self.store.db.in_transaction:  # interrupted inside a write
+                self.store.db.execute("ROLLBACK")
             current = self.store.thread(thread_id)
             status = ThreadStatus.PARTIAL if current.posted_count else ThreadStatus.FAILED
             message = getattr(error, "message", None) or (

@@ -210,10 +210,12 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # Also reached by Ctrl-C between BEGIN and COMMIT: never leave it open.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -525,11 +527,18 @@ def _post(row: sqlite3.Row) -> StoredPost:
 
 
 def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
+    status = ThreadStatus(row["status"])
+    note = row["note"]
+    if status is ThreadStatus.POSTING and not (row["claimed_by"] and _alive(row["claimed_by"])):
+        # The process posting it is gone (killed): that is a partial thread.
+        status = ThreadStatus.PARTIAL
+        note = (f"interrupted (the process posting it stopped); `threadbot resume {row['id']}` "
+                "finishes it")
     return StoredThread(
         id=row["id"], draft_path=row["draft_path"], content_hash=row["content_hash"],
         title=row["title"], account=row["account"], platform=row["platform"],
-        status=ThreadStatus(row["status"]), user_id=row["user_id"], username=row["username"],
+        status=status, user_id=row["user_id"], username=row["username"],
         last_error=row["last_error"], created_at=_parse(row["created_at"]),
         updated_at=_parse(row["updated_at"]), posts=posts,
         scheduled_at=_parse(row["scheduled_at"]), not_before=_parse(row["not_before"]),
-        note=row["note"], claimed_by=row["claimed_by"])
+        note=note, claimed_by=row["claimed_by"])
