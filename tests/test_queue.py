@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from helpers import run_cli
-
 from threadbot.errors import ExitCode
 
 DRAFT = "---\ntitle: Queued\nbreak: paragraph\n---\nFirst thought.\n\nSecond thought.\n"
