@@ -35,7 +35,15 @@ from .errors import ThreadbotError
 from .notify import notify
 from .platforms.errors import NetworkError, RateLimitedError, ServerError, UncertainError
 from .publish import Event, Publisher, Stopped
-from .store import BusyError, Store, StoredThread, ThreadStatus, now_utc, process_owner
+from .store import (
+    BusyError,
+    StateError,
+    Store,
+    StoredThread,
+    ThreadStatus,
+    now_utc,
+    process_owner,
+)
 from .when import describe
 
 log = logging.getLogger("threadbot.daemon")
@@ -63,6 +71,8 @@ class Daemon:
         self._jobs: dict[int, datetime] = {}  # thread id -> when its timer fires
         self._in_hand: set[int] = set()  # handed to a worker, not yet done
         self._retries: dict[int, int] = {}
+        # Each account's (user id, username), asked of X once rather than per thread.
+        self._identities: dict[str, tuple[str, str]] = {}
         self.scheduler = BackgroundScheduler(timezone="UTC")
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -138,6 +148,7 @@ class Daemon:
         """Bring the timers in line with the queue in the database."""
         now = self.clock()
         wanted: dict[int, datetime] = {}
+        threads: dict[int, StoredThread] = {}
         for thread in store.queued():
             if thread.id in self._in_hand:
                 continue
@@ -151,6 +162,7 @@ class Daemon:
                     self._hand_over(thread)
                 continue
             wanted[thread.id] = due
+            threads[thread.id] = thread
         with self._lock:
             for thread_id in list(self._jobs):
                 if wanted.get(thread_id) != self._jobs[thread_id]:
@@ -160,7 +172,7 @@ class Daemon:
             for thread_id, due in wanted.items():
                 if thread_id not in self._jobs:
                     self.scheduler.add_job(
-                        self._fire, DateTrigger(run_date=due), args=[thread_id],
+                        self._fire, DateTrigger(run_date=due), args=[threads[thread_id]],
                         id=f"thread-{thread_id}", replace_existing=True,
                         misfire_grace_time=None)
                     self._jobs[thread_id] = due
@@ -172,17 +184,12 @@ class Daemon:
         except Exception:  # already fired and gone  # noqa: BLE001
             pass
 
-    def _fire(self, thread_id: int) -> None:
-        """The timer for a thread went off (in APScheduler's thread)."""
+    def _fire(self, thread: StoredThread) -> None:
+        """The timer for a thread went off (in APScheduler's thread). The worker reads
+        the thread again before posting, so a change since the last sync still counts."""
         with self._lock:
-            self._jobs.pop(thread_id, None)
-        store = Store(self.config.database_path())
-        try:
-            thread = store.thread(thread_id)
-        finally:
-            store.close()
-        if thread.status in (ThreadStatus.QUEUED, ThreadStatus.PARTIAL):
-            self._hand_over(thread)
+            self._jobs.pop(thread.id, None)
+        self._hand_over(thread)
 
     def _missed(self, store: Store, thread: StoredThread, late: timedelta) -> None:
         minutes = int(late.total_seconds() // 60)
@@ -235,10 +242,13 @@ class Daemon:
         thread = store.thread(thread_id)
         if thread.status not in (ThreadStatus.QUEUED, ThreadStatus.PARTIAL,
                                  ThreadStatus.POSTING):
-            return  # cancelled or rescheduled meanwhile
+            return  # cancelled meanwhile
+        now = self.clock()
+        due = max(filter(None, (thread.scheduled_at, thread.not_before)), default=now)
+        if due > now + timedelta(seconds=1):
+            return  # rescheduled meanwhile: the next sync sets a timer for the new time
         needed = len(thread.posts) - thread.posted_count
         remaining, reset_at = store.account_limit(thread.account)
-        now = self.clock()
         if remaining is not None and reset_at is not None and reset_at > now \
                 and remaining < needed:
             note = (f"waiting for X's 24-hour cap: {remaining} post(s) left, {needed} needed; "
@@ -253,12 +263,13 @@ class Daemon:
 
         publisher = Publisher(store, client, self.config.posting, on_event=show,
                               owner=self.owner, should_stop=self.stop.is_set,
-                              sleep=lambda seconds: self.stop.wait(seconds) and None)
+                              sleep=lambda seconds: self.stop.wait(seconds) and None,
+                              identity=self._identities.get(thread.account))
         log.info("thread %s: posting %s post(s) as account '%s'", thread_id, needed,
                  thread.account)
         try:
             done = publisher.publish(thread_id)
-        except BusyError as error:
+        except (BusyError, StateError) as error:  # taken or cancelled meanwhile
             log.warning("thread %s: %s", thread_id, error.message)
             return
         except Stopped:
@@ -284,6 +295,9 @@ class Daemon:
         except ThreadbotError as error:
             self._failed(store, thread_id, error.message)
             return
+        finally:
+            if publisher.identity is not None:
+                self._identities[thread.account] = publisher.identity
         self._retries.pop(thread_id, None)
         log.info("thread %s posted: %s", thread_id, done.url)
 

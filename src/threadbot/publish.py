@@ -94,6 +94,7 @@ class Publisher:
         rng: random.Random | None = None,
         owner: str | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        identity: tuple[str, str] | None = None,
     ):
         self.store = store
         self.client = client
@@ -105,6 +106,8 @@ class Publisher:
         # Asked before each post: a daemon told to stop finishes the post in flight,
         # records it, and leaves the rest for later.
         self.should_stop = should_stop
+        # The account's (user id, username), if already known: saves asking X again.
+        self.identity = identity
 
     def publish(self, thread_id: int) -> StoredThread:
         """Post every post of the thread not yet up; returns the thread as recorded.
@@ -133,8 +136,9 @@ class Publisher:
 
     def _publish(self, thread: StoredThread) -> StoredThread:
         if not thread.user_id:
-            user_id, username = self._retrying(self.client.me)
-            self.store.set_thread_user(thread.id, user_id, username)
+            if self.identity is None:
+                self.identity = self._retrying(self.client.me)
+            self.store.set_thread_user(thread.id, *self.identity)
             thread = self.store.thread(thread.id)
         total = len(thread.posts)
         previous: str | None = None

@@ -51,7 +51,7 @@ def now_utc() -> datetime:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def _parse(text: str | None) -> datetime | None:
@@ -218,6 +218,13 @@ class Store:
             raise
 
     def _migrate(self) -> None:
+        known = [m.__name__ for m in MIGRATIONS]
+        try:
+            done = {row[0] for row in self.db.execute("SELECT name FROM migrations")}
+        except sqlite3.OperationalError:  # a new database
+            done = set()
+        if done == set(known):
+            return  # up to date: no need for the write lock
         with self.transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS migrations "
                        "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
