@@ -253,7 +253,7 @@ class Daemon:
                 and remaining < needed:
             note = (f"waiting for X's 24-hour cap: {remaining} post(s) left, {needed} needed; "
                     f"it resets {describe(reset_at, tz=self.zone, now=now)}")
-            store.postpone(thread_id, reset_at, note)
+            store.requeue(thread_id, until=reset_at, note=note)
             log.info("thread %s postponed: %s", thread_id, note)
             return
 
@@ -273,20 +273,16 @@ class Daemon:
             log.warning("thread %s: %s", thread_id, error.message)
             return
         except Stopped:
+            store.requeue(thread_id, until=None, note=None)
             current = store.thread(thread_id)
-            store.set_note(thread_id, ThreadStatus.PARTIAL if current.posted_count else
-                           ThreadStatus.QUEUED, None)
             log.info("thread %s left to finish later (%s of %s posts up)", thread_id,
                      current.posted_count, len(current.posts))
             return
         except RateLimitedError as error:
             until = error.reset_at or (self.clock() + timedelta(minutes=15))
-            current = store.thread(thread_id)
             note = (f"paused by X's rate limit; goes on "
                     f"{describe(until, tz=self.zone, now=self.clock())}")
-            store.set_note(thread_id, ThreadStatus.PARTIAL if current.posted_count else
-                           ThreadStatus.QUEUED, note)
-            store.postpone(thread_id, until, note)
+            store.requeue(thread_id, until=until, note=note)
             log.warning("thread %s: %s", thread_id, note)
             return
         except (NetworkError, ServerError, UncertainError) as error:
@@ -311,9 +307,7 @@ class Daemon:
         until = self.clock() + timedelta(minutes=RETRY_DELAYS[tries])
         note = (f"{error.message} Trying again {describe(until, tz=self.zone, now=self.clock())}"
                 f" (retry {tries + 1} of {len(RETRY_DELAYS)}).")
-        store.set_note(thread_id, ThreadStatus.PARTIAL if current.posted_count else
-                       ThreadStatus.QUEUED, note)
-        store.postpone(thread_id, until, note)
+        store.requeue(thread_id, until=until, note=note)
         log.warning("thread %s: %s", thread_id, note)
 
     def _failed(self, store: Store, thread_id: int, message: str, *,

@@ -286,15 +286,19 @@ class Store:
                        (content_hash, title, _iso(scheduled_at), _iso(now_utc()), thread_id))
         return True
 
+    @staticmethod
+    def _status(db: sqlite3.Connection, thread_id: int) -> ThreadStatus:
+        row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows the "
+                                "threads there are.")
+        return ThreadStatus(row["status"])
+
     def schedule(self, thread_id: int, scheduled_at: datetime, *,
                  allowed: tuple[ThreadStatus, ...]) -> StoredThread:
         """Queue the thread for ``scheduled_at`` if its status is one of ``allowed``."""
         with self.transaction() as db:
-            row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows "
-                                    "the threads there are.")
-            status = ThreadStatus(row["status"])
+            status = self._status(db, thread_id)
             if status not in allowed:
                 raise StateError(thread_id, status, "scheduled")
             db.execute("UPDATE threads SET status = ?, scheduled_at = ?, not_before = NULL, "
@@ -305,11 +309,7 @@ class Store:
 
     def cancel(self, thread_id: int) -> StoredThread:
         with self.transaction() as db:
-            row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows "
-                                    "the threads there are.")
-            status = ThreadStatus(row["status"])
+            status = self._status(db, thread_id)
             if status not in (ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,
                               ThreadStatus.PARTIAL, ThreadStatus.PENDING):
                 raise StateError(thread_id, status, "cancelled")
@@ -339,12 +339,16 @@ class Store:
         ).fetchone()
         return self.thread(row[0]) if row else None
 
-    def postpone(self, thread_id: int, until: datetime, note: str) -> None:
-        """Wait until ``until`` before (going on) posting; ``note`` says why."""
+    def requeue(self, thread_id: int, *, until: datetime | None, note: str | None) -> None:
+        """Back in the queue (as partial if some posts are up), not before ``until``;
+        ``note`` says why it waits."""
         with self.transaction() as db:
-            db.execute("UPDATE threads SET not_before = ?, note = ?, claimed_by = NULL, "
-                       "updated_at = ? WHERE id = ?",
-                       (_iso(until), note, _iso(now_utc()), thread_id))
+            posted = db.execute("SELECT COUNT(*) FROM posts WHERE thread_id = ? AND status = ?",
+                                (thread_id, PostStatus.POSTED.value)).fetchone()[0]
+            status = ThreadStatus.PARTIAL if posted else ThreadStatus.QUEUED
+            db.execute("UPDATE threads SET status = ?, not_before = ?, note = ?, "
+                       "claimed_by = NULL, updated_at = ? WHERE id = ?",
+                       (status.value, _iso(until), note, _iso(now_utc()), thread_id))
 
     def set_note(self, thread_id: int, status: ThreadStatus, note: str | None) -> None:
         with self.transaction() as db:
@@ -423,10 +427,8 @@ class Store:
             db.execute("DELETE FROM daemons WHERE owner = ?", (owner,))
 
     def thread(self, thread_id: int) -> StoredThread:
+        self._status(self.db, thread_id)
         row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows the "
-                                "threads there are.")
         posts = self.db.execute("SELECT * FROM posts WHERE thread_id = ? ORDER BY position",
                                 (thread_id,)).fetchall()
         return _thread(row, [_post(p) for p in posts])
