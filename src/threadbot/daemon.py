@@ -68,7 +68,7 @@ class Daemon:
         self.zone = config.zone()
         self._lock = threading.Lock()
         self._workers: dict[str, _AccountWorker] = {}
-        self._jobs: dict[int, datetime] = {}  # thread id -> when its timer fires
+        self._jobs: dict[str, frozenset[int]] = {}  # timer id -> the threads it hands over
         self._in_hand: set[int] = set()  # handed to a worker, not yet done
         self._retries: dict[int, int] = {}
         # Each account's (user id, username), asked of X once rather than per thread.
@@ -145,10 +145,12 @@ class Daemon:
                 self._hand_over(thread)
 
     def sync(self, store: Store) -> None:
-        """Bring the timers in line with the queue in the database."""
+        """Bring the timers in line with the queue in the database.
+
+        One timer per account and moment: threads of one account due at the same
+        time are handed to its worker together, so they go out in id order."""
         now = self.clock()
-        wanted: dict[int, datetime] = {}
-        threads: dict[int, StoredThread] = {}
+        wanted: dict[str, tuple[datetime, list[StoredThread]]] = {}
         for thread in store.queued():
             if thread.id in self._in_hand:
                 continue
@@ -161,35 +163,35 @@ class Daemon:
                 else:
                     self._hand_over(thread)
                 continue
-            wanted[thread.id] = due
-            threads[thread.id] = thread
+            job_id = f"{thread.account}@{due.isoformat()}"
+            wanted.setdefault(job_id, (due, []))[1].append(thread)
         with self._lock:
-            for thread_id in list(self._jobs):
-                if wanted.get(thread_id) != self._jobs[thread_id]:
-                    self._remove_job(thread_id)
+            for job_id in list(self._jobs):
+                if self._jobs[job_id] != _ids(wanted.get(job_id)):
+                    self._remove_job(job_id)
             if self.once:
                 return
-            for thread_id, due in wanted.items():
-                if thread_id not in self._jobs:
+            for job_id, (due, threads) in wanted.items():
+                if job_id not in self._jobs:
                     self.scheduler.add_job(
-                        self._fire, DateTrigger(run_date=due), args=[threads[thread_id]],
-                        id=f"thread-{thread_id}", replace_existing=True,
-                        misfire_grace_time=None)
-                    self._jobs[thread_id] = due
+                        self._fire, DateTrigger(run_date=due), args=[job_id, threads],
+                        id=job_id, replace_existing=True, misfire_grace_time=None)
+                    self._jobs[job_id] = _ids(wanted[job_id])
 
-    def _remove_job(self, thread_id: int) -> None:
-        self._jobs.pop(thread_id, None)
+    def _remove_job(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
         try:
-            self.scheduler.remove_job(f"thread-{thread_id}")
+            self.scheduler.remove_job(job_id)
         except Exception:  # already fired and gone  # noqa: BLE001
             pass
 
-    def _fire(self, thread: StoredThread) -> None:
-        """The timer for a thread went off (in APScheduler's thread). The worker reads
-        the thread again before posting, so a change since the last sync still counts."""
+    def _fire(self, job_id: str, threads: list[StoredThread]) -> None:
+        """A timer went off (in APScheduler's thread). The worker reads each thread
+        again before posting, so a change since the last sync still counts."""
         with self._lock:
-            self._jobs.pop(thread.id, None)
-        self._hand_over(thread)
+            self._jobs.pop(job_id, None)
+        for thread in threads:
+            self._hand_over(thread)
 
     def _missed(self, store: Store, thread: StoredThread, late: timedelta) -> None:
         minutes = int(late.total_seconds() // 60)
@@ -212,7 +214,9 @@ class Daemon:
                 worker = _AccountWorker(self, thread.account)
                 self._workers[thread.account] = worker
                 worker.start()
-        worker.put(thread)
+            # Under the lock: the timer and the sync may hand over the same threads at
+            # once, and each account's threads must reach its worker in order.
+            worker.put(thread)
 
     def _done(self, thread_id: int) -> None:
         with self._lock:
@@ -318,6 +322,10 @@ class Daemon:
         store.set_thread_status(thread_id, status, message)
         log.error("thread %s %s: %s", thread_id, status.value, message)
         notify(self.config.daemon, store.thread(thread_id), status.value, message)
+
+
+def _ids(group: tuple[datetime, list[StoredThread]] | None) -> frozenset[int]:
+    return frozenset(t.id for t in group[1]) if group else frozenset()
 
 
 class _AccountWorker(threading.Thread):

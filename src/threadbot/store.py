@@ -541,8 +541,9 @@ def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
     if status is ThreadStatus.POSTING and not (row["claimed_by"] and _alive(row["claimed_by"])):
         # The process posting it is gone (killed): that is a partial thread.
         status = ThreadStatus.PARTIAL
-        note = (f"interrupted (the process posting it stopped); `threadbot resume {row['id']}` "
-                "finishes it")
+        finisher = "the daemon finishes it when it starts, or " if row["scheduled_at"] else ""
+        note = (f"interrupted (the process posting it stopped); {finisher}"
+                f"`threadbot resume {row['id']}` finishes it now")
     return StoredThread(
         id=row["id"], draft_path=row["draft_path"], content_hash=row["content_hash"],
         title=row["title"], account=row["account"], platform=row["platform"],
