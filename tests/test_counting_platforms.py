@@ -39,11 +39,11 @@ def test_unknown_platform_without_suggestion() -> None:
     [
         ("hello", 5),
         ("e\u0301", 1),  # combining mark joins its base
-        ("👨‍👩‍👧‍👦🇯🇵", 2),
+        ("👨‍👩‍👧‍👦🇯🇵", 4),  # 2 graphemes, but 33 bytes: a tenth of the 3,000-byte cap
         ("a\r\nb", 3),  # CR LF is one cluster
         ("https://example.com/a/very/long/path/that/counts/in/full", 56),
         ("日本語", 3),
-        ("🫱🏻‍🫲🏿", 1),
+        ("🫱🏻‍🫲🏿", 2),  # 1 grapheme of 19 bytes
     ],
 )
 def test_bluesky_graphemes(text: str, expected: int) -> None:
@@ -54,7 +54,8 @@ def test_bluesky_byte_cap_and_no_url_discount() -> None:
     profile = get_profile("bluesky")
     assert profile.max_bytes == 3000
     family = "👨‍👩‍👧‍👦"  # 25 bytes, 1 grapheme
-    assert profile.measure(family * 200) == 200
+    assert profile.measure(family * 200) == 500  # 200 graphemes, 5,000 bytes
+    assert profile.measure(family * 120) == 300  # exactly at both caps
     assert not profile.fits(family * 200)
     assert profile.fits("a" * 300) and not profile.fits("a" * 301)
     assert find_urls("see https://example.com", "bluesky") == []
@@ -87,3 +88,13 @@ def test_find_urls() -> None:
     assert find_urls("no links here.") == []
     m = find_urls("go https://example.com/x and example.org", "mastodon")
     assert m == [(3, 24)]
+
+
+def test_bluesky_byte_cap_is_part_of_the_length():
+    import threadbot
+
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 25 bytes
+    assert measure(family * 10, "bluesky") == 25  # 250 bytes: a tenth, above 10 graphemes
+    thread = threadbot.compose_text(" ".join([family] * 150), platform="bluesky")
+    for post in thread.posts:
+        assert len(post.text.encode("utf-8")) <= 3000 and post.length <= 300

@@ -254,5 +254,5 @@ def test_rehearse_needs_no_credentials(capsys, isolated):
     result = run_cli(capsys, "rehearse", str(DRAFTS / "on-slow-work.md"))
     assert result.code == 0, result.err
     assert "one connected chain" in result.out and "1 image(s) with alt text" in result.out
-    assert "https://x.com/rehearsal/status/" in result.out
+    assert "to the fake X (id " in result.out and "https://x.com/" not in result.out
     assert not (isolated / "threadbot.db").exists()  # the real record is untouched

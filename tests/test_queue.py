@@ -140,3 +140,48 @@ def test_daemon_once_posts_what_is_due(capsys, writer, fake_x):
     rows = {t["id"]: t for t in json.loads(run_cli(capsys, "list", "--json").out)}
     assert rows[1]["status"] == "posted" and rows[2]["status"] == "queued"
     assert [p.text for p in fake_x.posts()] == ["First thought.", "Second thought."]
+
+
+def test_queue_refuses_a_posted_draft_unless_again(capsys, writer, fake_x):
+    path = draft(writer)
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    result = run_cli(capsys, "queue", path, "--at", "+1h")
+    assert result.code == int(ExitCode.ALREADY_POSTED)
+    assert "--again" in result.err and "https://x.com/" in result.err
+    assert run_cli(capsys, "queue", path, "--at", "+1h", "--again").code == 0
+
+
+def test_drafts_from_stdin_never_replace_each_other(capsys, writer):
+    first = run_cli(capsys, "queue", "-", "--at", "+1h", stdin=b"One draft.\n")
+    second = run_cli(capsys, "queue", "-", "--at", "+2h", stdin=b"Another draft.\n")
+    assert first.code == second.code == 0
+    assert "Queued thread 2" in second.out
+    assert len(json.loads(run_cli(capsys, "list", "--json").out)) == 2
+
+
+def test_retried_partial_thread_is_back_in_the_daemons_queue(capsys, writer, fake_x):
+    from threadbot.store import Store
+
+    fake_x.user_post_cap_24h = 1
+    assert run_cli(capsys, "post", draft(writer), "--yes").code == int(ExitCode.RATE_LIMITED)
+    fake_x.user_post_cap_24h = None
+    assert run_cli(capsys, "retry", "1").code == 0
+    with Store(writer / "config" / "threadbot.db") as store:
+        assert [t.id for t in store.queued()] == [1]  # a running daemon's sync sees it
+        # X said the 24-hour allowance was used up; pretend its reset time has come.
+        store.set_account_limit("main", None, None)
+    assert run_cli(capsys, "daemon", "--once").code == 0
+    assert shown(capsys, 1)["status"] == "posted" and len(fake_x.posts()) == 2
+
+
+def test_front_matter_account_and_time_errors_point_at_the_draft(capsys, writer):
+    bad_account = draft(writer, "a.md", "---\naccount: nobody\n---\nHello.\n")
+    result = run_cli(capsys, "queue", bad_account, "--at", "+1h")
+    assert result.code == int(ExitCode.DRAFT) and "a.md:2:" in result.err
+    assert "nobody" in result.err
+    bad_time = draft(writer, "t.md", "---\nat: whenever\n---\nHello.\n")
+    result = run_cli(capsys, "queue", bad_time)
+    assert result.code == int(ExitCode.DRAFT) and "t.md:2:" in result.err
+    listed = draft(writer, "l.md", "---\naccount: [main]\n---\nHello.\n")
+    result = run_cli(capsys, "preview", listed)
+    assert result.code == int(ExitCode.DRAFT) and "l.md:2:" in result.err

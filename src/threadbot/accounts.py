@@ -69,8 +69,8 @@ def load_credentials(config: Config, account: Account) -> XCredentials:
         raise CredentialsError(
             f"account '{account.name}' has no {names}. Set "
             f"{'it' if len(missing) == 1 else 'them'} in the environment or in "
-            f"{dotenv_path(config)} (one NAME=value a line), then run "
-            "`threadbot accounts check`."
+            f"{dotenv_path(config)} (one NAME=value a line), then try again; "
+            "`threadbot accounts check` tests them."
         )
     return XCredentials(**{_FIELDS[key]: env[variable] for key, variable in account.env.items()})
 

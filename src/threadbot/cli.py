@@ -20,12 +20,9 @@ from .scaffold import init_folder
 from .thread import compose
 
 
-def _split_options(command):
+def _split_options(*, platform: bool = True):
     """Options shared by every command that splits a draft."""
     options = [
-        click.option("--platform", type=click.Choice(PLATFORMS),
-                     help="Count and split for this platform (default: the draft's or "
-                          "the config's, else x)."),
         click.option("--packing", type=click.Choice(["natural", "compact"]),
                      help="natural: break at sentence ends; compact: fewest posts."),
         click.option("--break", "break_mode", type=click.Choice(["auto", "paragraph"]),
@@ -41,9 +38,24 @@ def _split_options(command):
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON object (schema in the README)."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    if platform:
+        options.insert(0, click.option(
+            "--platform", type=click.Choice(PLATFORMS),
+            help="Count and split for this platform (default: the draft's or the config's, "
+                 "else x)."))
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _overrides(options: dict) -> dict:
+    """The split settings given on the command line, by their YAML names."""
+    return {("break" if key == "break_mode" else key): value for key, value in options.items()
+            if value is not None}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,8 +74,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool, **split) -> None:
     config = load_config(ctx.obj["config_path"])
-    overrides = {("break" if k == "break_mode" else k): v for k, v in split.items()
-                 if v is not None}
+    overrides = _overrides(split)
     thread = compose(draft, config=config, platform=platform, **overrides)
     out = sys.stdout
     from . import preview
@@ -83,7 +94,7 @@ def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool, **split) -
 
 @cli.command("preview")
 @click.argument("draft", metavar="DRAFT")
-@_split_options
+@_split_options()
 @click.pass_context
 def preview_command(ctx: click.Context, draft: str, **options) -> None:
     """Show the thread DRAFT would become, without posting anything.
@@ -103,7 +114,7 @@ def preview_command(ctx: click.Context, draft: str, **options) -> None:
               "without a terminal).")
 @click.option("--again", is_flag=True, help="Post a draft that was already posted, anew.")
 @click.option("--dry-run", is_flag=True, help="Only show what would be posted (as preview).")
-@_split_options
+@_split_options()
 @click.pass_context
 def post_command(ctx: click.Context, draft: str, account: str | None, yes: bool, again: bool,
                  dry_run: bool, **options) -> None:
@@ -121,8 +132,7 @@ def post_command(ctx: click.Context, draft: str, account: str | None, yes: bool,
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
     platform = options.pop("platform")
-    overrides = {("break" if k == "break_mode" else k): v for k, v in options.items()
-                 if v is not None}
+    overrides = _overrides(options)
     plan = posting.prepare(config, draft, account=account, platform=platform,
                            again=again, **overrides)
     out = sys.stdout
@@ -166,7 +176,7 @@ def _confirm(question: str, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise UsageError("there is no terminal to ask for confirmation. Add --yes to post "
                          "without being asked.")
-    return click.confirm(question, default=False)
+    return click.confirm(question, default=False, err=True)
 
 
 def _publish(config, thread_id: int, as_json: bool) -> None:
@@ -186,7 +196,7 @@ def _publish(config, thread_id: int, as_json: bool) -> None:
 
 @cli.command("rehearse")
 @click.argument("draft", metavar="DRAFT")
-@_split_options
+@_split_options(platform=False)
 @click.pass_context
 def rehearse_command(ctx: click.Context, draft: str, **options) -> None:
     """Post DRAFT to a fake X on this machine, to rehearse the whole flow.
@@ -199,13 +209,12 @@ def rehearse_command(ctx: click.Context, draft: str, **options) -> None:
 
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
-    options.pop("platform")
-    overrides = {("break" if k == "break_mode" else k): v for k, v in options.items()
-                 if v is not None}
+    overrides = _overrides(options)
 
     def show(event) -> None:
         if not as_json:
-            click.echo(f"[{event.position}/{event.total}] {event.message}  {event.url}")
+            click.echo(f"[{event.position}/{event.total}] {event.message} to the fake X "
+                       f"(id {event.remote_id})")
 
     result = posting.rehearse(config, draft, on_event=show, **overrides)
     if as_json:
@@ -316,10 +325,11 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
               "the draft's 'at', else the account's next free slot.")
 @click.option("--account", metavar="NAME", help="Post as this account.")
 @click.option("--now", "now", is_flag=True, help="Queue it for right away.")
-@_split_options
+@click.option("--again", is_flag=True, help="Queue a draft that was already posted, anew.")
+@_split_options(platform=False)
 @click.pass_context
 def queue_command(ctx: click.Context, draft: str, at: str | None, account: str | None,
-                  now: bool, **options) -> None:
+                  now: bool, again: bool, **options) -> None:
     """Queue DRAFT for the daemon to post at its time.
 
     The draft is split now and checked (lengths, images, the account and its keys,
@@ -330,10 +340,9 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: str |
 
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
-    options.pop("platform")
-    overrides = {("break" if k == "break_mode" else k): v for k, v in options.items()
-                 if v is not None}
-    queued = queue_draft(config, draft, at=at, account=account, now=now, **overrides)
+    overrides = _overrides(options)
+    queued = queue_draft(config, draft, at=at, account=account, now=now, again=again,
+                         **overrides)
     thread = queued.thread
     if as_json:
         from . import posting
@@ -445,13 +454,15 @@ def accounts_group(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from . import posting
+    from .platforms.x import shown_url
 
     config = load_config(ctx.parent.obj["config_path"])
     for status in posting.account_statuses(config):
         account = status.account
         default = " (default)" if account.name == config.account().name else ""
         keys = "keys set" if not status.missing else f"missing {', '.join(status.missing)}"
-        click.echo(f"{account.name}{default}  {account.platform}  {account.api_base_url}  "
+        click.echo(f"{account.name}{default}  {account.platform}  "
+                   f"{shown_url(account.api_base_url)}  "
                    f"{keys}")
 
 
@@ -477,8 +488,10 @@ def init_command(directory: str) -> None:
         click.echo(f"created  {path}")
     for path in kept:
         click.echo(f"kept     {path} (already there)")
-    target = os.path.join(directory, "drafts", "example.md")
-    click.echo(f"\nNext: edit {target}, then run `threadbot preview {target}`.")
+    where = "" if os.path.abspath(directory) == os.getcwd() else f"cd {directory} && "
+    click.echo(f"\nNext: edit drafts/example.md, then run `{where}threadbot preview "
+               "drafts/example.md` (threadbot finds config/threadbot.yaml from inside the "
+               "folder).")
 
 
 def main(argv: list[str] | None = None) -> int:

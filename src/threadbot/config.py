@@ -188,7 +188,8 @@ class Config:
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """A " Did you mean 'x'?" hint, or "" when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    same_but_case = [c for c in choices if c.lower() == word.lower()]
+    close = same_but_case or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
@@ -339,7 +340,7 @@ def _parse_config(data: LocatedMapping, path: str) -> Config:
         config = replace(config, accounts=_parse_accounts(data["accounts"], path, lines))
     if "default_account" in data:
         name = data["default_account"]
-        if name not in config.accounts:
+        if not isinstance(name, str) or name not in config.accounts:
             raise ConfigError(
                 f"'default_account' is {name!r}, which is not under 'accounts:'."
                 f"{did_you_mean(str(name), list(config.accounts))}",

@@ -74,6 +74,9 @@ class Daemon:
         # Each account's (user id, username), asked of X once rather than per thread.
         self._identities: dict[str, tuple[str, str]] = {}
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        # Never handed to a notification command.
+        self.secret_names = {name for account in config.accounts.values()
+                             for name in account.env.values()}
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -202,7 +205,8 @@ class Daemon:
                    f"`threadbot reschedule {thread.id} --at WHEN`.")
         store.set_note(thread.id, ThreadStatus.MISSED, message)
         log.warning("thread %s %s", thread.id, message)
-        notify(self.config.daemon, store.thread(thread.id), "missed", message)
+        notify(self.config.daemon, store.thread(thread.id), "missed", message,
+               secret_names=self.secret_names)
 
     def _hand_over(self, thread: StoredThread) -> None:
         with self._lock:
@@ -321,7 +325,8 @@ class Daemon:
                                           "tries again)")
         store.set_thread_status(thread_id, status, message)
         log.error("thread %s %s: %s", thread_id, status.value, message)
-        notify(self.config.daemon, store.thread(thread_id), status.value, message)
+        notify(self.config.daemon, store.thread(thread_id), status.value, message,
+               secret_names=self.secret_names)
 
 
 def _ids(group: tuple[datetime, list[StoredThread]] | None) -> frozenset[int]:

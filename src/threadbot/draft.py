@@ -17,6 +17,7 @@ import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,8 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], 
     """Returns the front matter, the line of each key, and the index where the body starts."""
     if not lines or lines[0].strip() != BREAK_LINE:
         return {}, {}, 0
+    if all(line.strip() in ("", BREAK_LINE) for line in lines):
+        return {}, {}, 0  # only break lines: no front matter, and nothing to post
     for end in range(1, len(lines)):
         if lines[end].strip() == BREAK_LINE:
             break
@@ -148,6 +151,12 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], 
     if "platform" in data:
         check_platform(data["platform"], path=source, line=data.lines["platform"],
                        error=DraftError)
+    if "account" in data and (not isinstance(data["account"], str) or not data["account"]):
+        raise DraftError("'account' must be the name of an account from the config, e.g. "
+                         "account: personal.", path=source, line=data.lines["account"])
+    if "at" in data and not isinstance(data["at"], (str, date)):
+        raise DraftError("'at' must be a time such as 2026-12-01 09:00 or tomorrow 09:00.",
+                         path=source, line=data.lines["at"])
     # Check the split values now, so a bad value is reported however the draft is used.
     parse_split_settings(data, SplitSettings(), path=source, lines=data.lines, error=DraftError)
     return dict(data), data.lines, end + 1

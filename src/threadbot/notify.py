@@ -35,11 +35,13 @@ def describe(thread: StoredThread, status: str, message: str) -> dict[str, Any]:
     }
 
 
-def notify(settings: DaemonSettings, thread: StoredThread, status: str, message: str) -> None:
-    """Run the configured command and/or call the configured webhook."""
+def notify(settings: DaemonSettings, thread: StoredThread, status: str, message: str, *,
+           secret_names: set[str] = frozenset()) -> None:
+    """Run the configured command and/or call the configured webhook. The command's
+    environment holds none of ``secret_names`` (the accounts' key variables)."""
     data = describe(thread, status, message)
     if settings.notify_command:
-        env = {**os.environ,
+        env = {**{k: v for k, v in os.environ.items() if k not in secret_names},
                "THREADBOT_THREAD_ID": str(thread.id),
                "THREADBOT_STATUS": status,
                "THREADBOT_MESSAGE": message,

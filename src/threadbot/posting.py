@@ -11,7 +11,14 @@ from typing import Any
 from .accounts import client_for, credential_status, load_credentials
 from .config import Account, Config
 from .draft import read_draft
-from .errors import AlreadyPostedError, ExitCode, ThreadbotError, UsageError
+from .errors import (
+    AlreadyPostedError,
+    ConfigError,
+    DraftError,
+    ExitCode,
+    ThreadbotError,
+    UsageError,
+)
 from .platforms.errors import AuthError, PlatformError, RateLimitedError
 from .publish import Event, Publisher, earlier_thread, record
 from .store import Store, StoredThread, ThreadStatus
@@ -31,6 +38,18 @@ class Plan:
     resume: StoredThread | None = None
 
 
+def draft_account(config: Config, draft, name: str | None) -> Account:
+    """The account to post as: ``name``, else the draft's ``account:``, else the default.
+    An unknown account written in the draft is reported at its line."""
+    if name is not None or "account" not in draft.front_matter:
+        return config.account(name)
+    try:
+        return config.account(draft.front_matter["account"])
+    except ConfigError as error:
+        raise DraftError(f"'account': {error.message}", path=draft.source,
+                         line=draft.front_matter_lines.get("account")) from None
+
+
 def open_store(config: Config) -> Store:
     return Store(config.database_path())
 
@@ -40,7 +59,7 @@ def prepare(config: Config, draft_path: str, *, account: str | None = None,
     """Compose the draft for the account and check everything that can be checked
     before the network: images, credentials present, not already posted."""
     draft = read_draft(draft_path)
-    chosen = config.account(account or draft.front_matter.get("account"))
+    chosen = draft_account(config, draft, account)
     wanted = platform or draft.front_matter.get("platform")
     if wanted and wanted != chosen.platform:
         raise UsageError(f"the draft is set for {wanted}, but account '{chosen.name}' posts "

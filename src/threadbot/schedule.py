@@ -17,9 +17,9 @@ from typing import Any
 from .accounts import load_credentials
 from .config import Account, Config
 from .draft import content_hash, read_draft
-from .errors import UsageError
-from .posting import open_store
-from .publish import draft_location, post_rows, record
+from .errors import AlreadyPostedError, DraftError, UsageError
+from .posting import draft_account, open_store
+from .publish import draft_location, earlier_thread, post_rows, record
 from .store import StoredThread, ThreadStatus, now_utc
 from .thread import compose
 from .when import describe, next_slots, parse_slots, parse_when
@@ -36,12 +36,13 @@ class Queued:
 
 
 def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
-                account: str | None = None, now: bool = False,
+                account: str | None = None, now: bool = False, again: bool = False,
                 clock: Callable[[], datetime] = now_utc, **overrides: Any) -> Queued:
     """Queue a draft for ``at`` (else its front matter's ``at``, else the account's
-    next free slot); ``now`` queues it for right away."""
+    next free slot); ``now`` queues it for right away. A draft already posted to
+    the account is refused unless ``again``."""
     draft = read_draft(draft_path)
-    chosen = config.account(account or draft.front_matter.get("account"))
+    chosen = draft_account(config, draft, account)
     thread = compose(draft, config=config, platform=chosen.platform, **overrides)
     thread.check()
     load_credentials(config, chosen)
@@ -49,15 +50,21 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
     current = clock()
     location = draft_location(thread.source)
     with open_store(config) as store:
-        existing = store.find_queued(location, chosen.name)
+        earlier = earlier_thread(store, thread, chosen.name)
+        if earlier is not None and earlier.status is ThreadStatus.POSTED and not again:
+            raise AlreadyPostedError(
+                f"this draft was already posted to account '{chosen.name}' as thread "
+                f"{earlier.id}: {earlier.url}. To queue it again on purpose, add --again.",
+                path=thread.source)
+        # A draft from standard input has no path to recognise it by: never an update.
+        existing = None if location.startswith("<") else store.find_queued(location,
+                                                                         chosen.name)
         if now:
             when = current
         elif at is not None:
             when = parse_when(at, now=current, tz=zone)
         elif draft.front_matter.get("at") is not None:
-            value = draft.front_matter["at"]
-            text = value.isoformat() if isinstance(value, datetime) else str(value)
-            when = parse_when(text, now=current, tz=zone)
+            when = _front_matter_time(draft, current, zone)
         else:
             when = _next_free_slot(store, chosen, zone, current, existing)
         if when < current - _PAST_TOLERANCE and not now:
@@ -71,6 +78,17 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
             return Queued(store.thread(existing.id), True, describe(when, tz=zone, now=current))
         thread_id = record(store, thread, chosen.name, scheduled_at=when)
         return Queued(store.thread(thread_id), False, describe(when, tz=zone, now=current))
+
+
+def _front_matter_time(draft, current: datetime, zone) -> datetime:
+    """The draft's ``at:``, with errors pointing at its line."""
+    value = draft.front_matter["at"]
+    text = value.isoformat(sep=" ") if isinstance(value, datetime) else str(value)
+    try:
+        return parse_when(text, now=current, tz=zone)
+    except UsageError as error:
+        raise DraftError(f"'at': {error.message}", path=draft.source,
+                         line=draft.front_matter_lines.get("at")) from None
 
 
 def _next_free_slot(store, account: Account, zone, current: datetime,

@@ -301,10 +301,14 @@ class Store:
             status = self._status(db, thread_id)
             if status not in allowed:
                 raise StateError(thread_id, status, "scheduled")
-            db.execute("UPDATE threads SET status = ?, scheduled_at = ?, not_before = NULL, "
-                       "note = NULL, updated_at = ? WHERE id = ?",
-                       (ThreadStatus.QUEUED.value if status is not ThreadStatus.PARTIAL
-                        else status.value, _iso(scheduled_at), _iso(now_utc()), thread_id))
+            # A partial thread stays partial (some posts are up); its not_before makes
+            # the daemon's sync pick it up at that time.
+            partial = status is ThreadStatus.PARTIAL
+            db.execute("UPDATE threads SET status = ?, scheduled_at = ?, not_before = ?, "
+                       "note = NULL, claimed_by = NULL, updated_at = ? WHERE id = ?",
+                       (status.value if partial else ThreadStatus.QUEUED.value,
+                        _iso(scheduled_at), _iso(scheduled_at) if partial else None,
+                        _iso(now_utc()), thread_id))
         return self.thread(thread_id)
 
     def cancel(self, thread_id: int) -> StoredThread:
@@ -353,7 +357,7 @@ class Store:
     def set_note(self, thread_id: int, status: ThreadStatus, note: str | None) -> None:
         with self.transaction() as db:
             db.execute("UPDATE threads SET status = ?, note = ?, claimed_by = NULL, "
-                       "updated_at = ? WHERE id = ?",
+                       "not_before = NULL, updated_at = ? WHERE id = ?",
                        (status.value, note, _iso(now_utc()), thread_id))
 
     # --- who is posting what ------------------------------------------------------------

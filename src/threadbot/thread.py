@@ -180,7 +180,8 @@ def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]]
         if len(images) > rules.max_per_post:
             lines = ", ".join(str(i.line) for i in images)
             thread.errors.append(
-                f"{draft.source}: post {index} would carry {len(images)} images (lines "
-                f"{lines}); {thread.platform} allows {rules.max_per_post} per post. Move some "
-                "images to another paragraph, or put a '---' line between them."
+                f"{draft.source}:{images[0].line}: post {index} would carry {len(images)} "
+                f"images (lines {lines}); {thread.platform} allows {rules.max_per_post} per "
+                "post. Move some images to another paragraph, or put a '---' line between "
+                "them."
             )

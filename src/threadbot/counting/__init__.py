@@ -7,8 +7,10 @@
   NFC, URLs 23, emoji sequences 2, CJK and most symbols 2, Latin etc. 1.
 * ``bluesky`` (300): extended grapheme clusters of the text as sent; URLs count in
   full. The record also caps the text at 3,000 UTF-8 bytes, which 300 graphemes
-  exceed only when they average over 10 bytes (long ZWJ emoji, flags, Zalgo):
-  ``Profile.fits`` checks both.
+  exceed only when they average over 10 bytes (long ZWJ emoji, flags, Zalgo), so
+  the length is the larger of the graphemes and a tenth of the bytes (rounded up):
+  ``measure <= 300`` then means both limits hold, and the splitter needs no
+  special case.
 * ``mastodon`` (500): grapheme clusters after replacing each URL with a protocol by
   23 characters and each ``@user@domain`` by ``@user`` (see ``_graphemes``).
 
@@ -63,9 +65,16 @@ class Profile:
         return self._measure(text) <= self.limit
 
 
+def _bluesky_length(text: str) -> int:
+    # Both terms add up at least as much over pieces as over the whole, so the
+    # splitter's sums never undercount a post.
+    size = len(text.encode("utf-8"))
+    return max(graphemes(text), -(-size * 300 // BLUESKY_MAX_BYTES))
+
+
 _PROFILES: dict[str, Profile] = {
     "x": Profile("x", 280, _X_URL_LENGTH, None, _x_length),
-    "bluesky": Profile("bluesky", 300, None, BLUESKY_MAX_BYTES, graphemes),
+    "bluesky": Profile("bluesky", 300, None, BLUESKY_MAX_BYTES, _bluesky_length),
     "mastodon": Profile("mastodon", 500, MASTODON_URL_LENGTH, None, _mastodon_length),
 }
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import tweepy
@@ -163,6 +164,14 @@ class _RoutedClient(tweepy.Client):
         return f"_RoutedClient(base_url={self.session.base_url!r})"
 
 
+def shown_url(url: str) -> str:
+    """``url`` without a user name or password (a proxy URL may carry them)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 class XClient:
     """Talks to X API v2 as one account (OAuth 1.0a user context).
 
@@ -199,7 +208,7 @@ class XClient:
         self._client = _RoutedClient(credentials, self._session)
 
     def __repr__(self) -> str:
-        return f"XClient(api_base_url={self.api_base_url!r}, account={self.account!r})"
+        return f"XClient(api_base_url={shown_url(self.api_base_url)!r}, account={self.account!r})"
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -391,7 +400,7 @@ class XClient:
     def _from_network(
         self, err: requests.RequestException, action: str, *, write: bool
     ) -> PlatformError:
-        where = self.api_base_url
+        where = shown_url(self.api_base_url)
         if not _was_sent(err):
             return NetworkError(
                 f"Could not reach X at {where} to {action}: {_reason(err)}. Nothing was sent; "
@@ -419,7 +428,7 @@ class XClient:
     ) -> PlatformError:
         status = response.status_code
         detail = _detail(response)
-        said = f" X said: {detail}" if detail else ""
+        said = f" X said: {detail.rstrip('.')}." if detail else ""
         if status == 401:
             return AuthError(
                 f"X rejected the credentials{self._who()} (401 Unauthorized) when trying to "
