@@ -458,7 +458,8 @@ class _Section:
 
 
 def _hard_cut(text, atoms, classes, measure, budget):
-    """Cut atoms too long for any post into pieces (between graphemes)."""
+    """Make every grapheme boundary of a token too long for any post a (hard) place
+    to break, so that the programme chooses where to cut it as it chooses any break."""
     if all(_upper_bound(text[a:b]) <= budget for a, b in atoms):
         return atoms, classes, []
     new_atoms: list[tuple[int, int]] = []
@@ -469,14 +470,12 @@ def _hard_cut(text, atoms, classes, measure, budget):
         if _upper_bound(word) > budget and measure(word) > budget:
             hard.append(word)
             start = a
-            previous_end = a
             for match in regex.finditer(r"\X", word):
-                g_end = a + match.end()
-                if measure(text[start:g_end]) > budget and previous_end > start:
-                    new_atoms.append((start, previous_end))
+                end = a + match.end()
+                if end < b:
+                    new_atoms.append((start, end))
                     new_classes.append(Break.HARD)
-                    start = previous_end
-                previous_end = g_end
+                    start = end
             new_atoms.append((start, b))
         else:
             new_atoms.append((a, b))
