@@ -148,7 +148,8 @@ def test_duplicate_content_said_plainly(capsys, writer, fake_x):
                        reply_to="1")
     result = run_cli(capsys, "post", draft(writer, "d.md", PARAGRAPHS), "--yes")
     assert result.code == int(ExitCode.REJECTED)
-    assert "already posted exactly this text" in result.err
+    assert "post 1 of 4: X already has a post with exactly this text" in result.err
+    assert "threadbot resume" not in result.err  # resuming would only be refused again
     assert len(fake_x.posts()) == 2  # the account's own two, nothing from threadbot
 
 
@@ -256,3 +257,15 @@ def test_rehearse_needs_no_credentials(capsys, isolated):
     assert "one connected chain" in result.out and "1 image(s) with alt text" in result.out
     assert "to the fake X (id " in result.out and "https://x.com/" not in result.out
     assert not (isolated / "threadbot.db").exists()  # the real record is untouched
+
+
+def test_again_never_takes_another_threads_posts_as_its_own(capsys, writer, fake_x):
+    path = draft(writer, "d.md", PARAGRAPHS)
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    first_ids = [p.id for p in fake_x.posts()]
+    result = run_cli(capsys, "post", path, "--yes", "--again")
+    assert result.code == int(ExitCode.REJECTED)  # X refuses the same text again
+    assert "exactly this text" in result.err
+    shown = json.loads(run_cli(capsys, "show", "2", "--json").out)
+    assert shown["posted"] == 0
+    assert not {p["remote_id"] for p in shown["posts"]} & set(first_ids)

@@ -122,12 +122,13 @@ def test_cancel_reschedule_retry(capsys, writer):
     assert run_cli(capsys, "queue", draft(writer), "--at", "+1h").code == 0
     assert run_cli(capsys, "cancel", "1").code == 0
     assert shown(capsys, 1)["status"] == "cancelled"
-    assert run_cli(capsys, "cancel", "1").code == int(ExitCode.USAGE)
+    assert run_cli(capsys, "cancel", "1").code == int(ExitCode.WRONG_STATE)
     assert run_cli(capsys, "reschedule", "1", "--at", "+2h").code == 0
     assert shown(capsys, 1)["status"] == "queued"
     assert run_cli(capsys, "reschedule", "1", "--at", "2001-01-01 00:00").code == int(
         ExitCode.USAGE)
-    assert run_cli(capsys, "retry", "1").code == int(ExitCode.USAGE)  # queued: nothing to retry
+    # queued: nothing to retry
+    assert run_cli(capsys, "retry", "1").code == int(ExitCode.WRONG_STATE)
     assert run_cli(capsys, "cancel", "7").code == int(ExitCode.NOT_FOUND)
 
 

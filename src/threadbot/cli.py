@@ -269,13 +269,16 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                    "`threadbot queue DRAFT`.")
         return
     zone = config.zone()
+    click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<10} {'time':<20} "
+               "title and URL")
     for t in threads:
         title = t.title or t.draft_path
-        when = ""
-        if t.scheduled_at and t.status.value in ("queued", "missed", "partial", "failed"):
-            when = t.scheduled_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
-        click.echo(f"{t.id:>4}  {t.status.value:<9} {t.posted_count:>3}/{len(t.posts):<3} "
-                   f"{t.account:<10} {when:<20} {title}  {t.url or ''}".rstrip())
+        # The time it is due, or the time it was last touched (e.g. posted).
+        moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
+        when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
+        posts = f"{t.posted_count}/{len(t.posts)}"
+        click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<10} {when:<20} "
+                   f"{title}  {t.url or ''}".rstrip())
         if t.status.value == "queued" and draft_changed(t):
             click.echo("        ! the draft changed since it was queued: run `threadbot queue "
                        f"{t.draft_path}` again to post the new text")
@@ -307,15 +310,16 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         click.echo(f"  last error: {thread.last_error}")
     for post in thread.posts:
         extra = f" id {post.remote_id}" if post.remote_id else ""
-        if post.attempts > 1:
-            extra += f", {post.attempts} attempts"
+        attempts = f"{post.attempts} attempt{'s' if post.attempts != 1 else ''}"
+        extra += f"{',' if extra else ''} {attempts}"
         click.echo(f"\n  [{post.position}] {post.status.value}{extra}")
         if post.last_error and post.status.value != "posted":
             click.echo(f"      last error: {post.last_error}")
         for line in post.text.splitlines():
             click.echo(f"      {line}")
         for media in post.media:
-            click.echo(f"      [image] {media['path']} (alt: {media.get('alt') or 'none'})")
+            click.echo(f"      [image] {_relative(media['path'])} "
+                       f"(alt: {media.get('alt') or 'none'})")
 
 
 @cli.command("queue")
@@ -447,6 +451,14 @@ def daemon_command(ctx: click.Context, once: bool, standby: bool) -> None:
     daemon.run()
 
 
+def _relative(path: str) -> str:
+    """A path as short as it can be from the current folder."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+
+
 @cli.group("accounts", invoke_without_command=True)
 @click.pass_context
 def accounts_group(ctx: click.Context) -> None:
@@ -499,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="threadbot", standalone_mode=False)
     except ThreadbotError as error:
-        label = "Cannot post" if isinstance(error, MediaError) else "Error"
+        label = ("Cannot post" if isinstance(error, MediaError) else
+                 "Stopped" if error.exit_code == ExitCode.INTERRUPTED else "Error")
         click.echo(f"{label}: {error}", err=True)
         return int(error.exit_code)
     except click.exceptions.Exit as exit_:

@@ -33,7 +33,13 @@ from .accounts import client_for
 from .config import Config
 from .errors import ThreadbotError
 from .notify import notify
-from .platforms.errors import NetworkError, RateLimitedError, ServerError, UncertainError
+from .platforms.errors import (
+    DuplicatePostError,
+    NetworkError,
+    RateLimitedError,
+    ServerError,
+    UncertainError,
+)
 from .publish import Event, Publisher, Stopped
 from .store import (
     BusyError,
@@ -90,6 +96,7 @@ class Daemon:
                 self.sync(store)
                 if self.once:
                     self._drain()
+                    self._say_what_is_next(store)
                     return
                 self.scheduler.start()
                 while not self.stop.wait(self.config.daemon.sync_seconds):
@@ -103,6 +110,15 @@ class Daemon:
                 log.info("daemon stopped")
         finally:
             store.close()
+
+    def _say_what_is_next(self, store: Store) -> None:
+        upcoming = [t for t in store.queued() if t.scheduled_at and t.scheduled_at > self.clock()]
+        if upcoming:
+            first = upcoming[0]
+            log.info("nothing more due now; next: thread %s %s", first.id,
+                     describe(first.scheduled_at, tz=self.zone, now=self.clock()))
+        else:
+            log.info("nothing more due now, and nothing else queued")
 
     def request_stop(self, *_args: object) -> None:
         """Finish the post in flight, then stop (the SIGTERM/SIGINT handler)."""
@@ -296,6 +312,10 @@ class Daemon:
         except (NetworkError, ServerError, UncertainError) as error:
             self._retry_later(store, thread_id, error)
             return
+        except DuplicatePostError as error:
+            self._failed(store, thread_id, error.message, hint="edit the draft, then "
+                         f"`threadbot queue {thread.draft_path}` updates this thread")
+            return
         except ThreadbotError as error:
             self._failed(store, thread_id, error.message)
             return
@@ -319,10 +339,10 @@ class Daemon:
         log.warning("thread %s: %s", thread_id, note)
 
     def _failed(self, store: Store, thread_id: int, message: str, *,
-                partial: bool = False) -> None:
+                partial: bool = False, hint: str | None = None) -> None:
         status = ThreadStatus.PARTIAL if partial else ThreadStatus.FAILED
-        store.set_note(thread_id, status, f"{message} (`threadbot retry {thread_id}` "
-                                          "tries again)")
+        hint = hint or f"`threadbot retry {thread_id}` tries again"
+        store.set_note(thread_id, status, f"{message} ({hint})")
         store.set_thread_status(thread_id, status, message)
         log.error("thread %s %s: %s", thread_id, status.value, message)
         notify(self.config.daemon, store.thread(thread_id), status.value, message,

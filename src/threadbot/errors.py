@@ -29,6 +29,7 @@ class ExitCode(IntEnum):
     ALREADY_POSTED = 12  # this draft was already posted to this account (use --again)
     NOT_FOUND = 13  # no thread with that id in the database
     BUSY = 14  # another process is posting that thread, or another daemon runs
+    WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 

@@ -19,7 +19,7 @@ from .errors import (
     ThreadbotError,
     UsageError,
 )
-from .platforms.errors import AuthError, PlatformError, RateLimitedError
+from .platforms.errors import AuthError, DuplicatePostError, PlatformError, RateLimitedError
 from .publish import Event, Publisher, earlier_thread, record
 from .store import Store, StoredThread, ThreadStatus
 from .thread import Thread, compose
@@ -116,6 +116,8 @@ def _stopped(error: PlatformError, thread: StoredThread) -> str:
                 f"`threadbot resume {thread.id}` then.")
     if isinstance(error, AuthError):
         return f"{head}{error.message} Then run `threadbot resume {thread.id}`."
+    if isinstance(error, DuplicatePostError):
+        return f"{head}{error.message}"
     return f"{head}{error.message} Run `threadbot resume {thread.id}` to go on."
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from .thread import Thread
+from .thread import Thread, money
 
 PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
 
@@ -16,9 +16,10 @@ def _count(n: int, word: str) -> str:
 
 def headline(thread: Thread) -> str:
     name = PLATFORM_NAMES[thread.platform]
-    title = f"“{thread.title}” " if thread.title else ""
-    return (f"{title}({thread.source}) → {_count(len(thread.posts), 'post')} on {name}, "
+    title = f"“{thread.title}” ({thread.source})" if thread.title else thread.source
+    return (f"{title} → {_count(len(thread.posts), 'post')} on {name}, "
             f"limit {thread.limit} per post")
+
 
 
 def cost_line(thread: Thread, post_price: float, url_price: float) -> str | None:
@@ -26,10 +27,10 @@ def cost_line(thread: Thread, post_price: float, url_price: float) -> str | None
         return None
     with_url = sum(1 for p in thread.posts if p.has_url)
     plain = len(thread.posts) - with_url
-    parts = [f"{_count(plain, 'post')} × ${post_price:.3f}"]
+    parts = [f"{_count(plain, 'post')} × {money(post_price)}"]
     if with_url:
-        parts.append(f"{with_url} with a URL × ${url_price:.3f}")
-    return f"Cost on X's pay-per-use API: {' + '.join(parts)} = ${thread.cost:.2f}"
+        parts.append(f"{with_url} with a URL × {money(url_price)}")
+    return f"Cost on X's pay-per-use API: {' + '.join(parts)} = {money(thread.cost)}"
 
 
 def render_json(thread: Thread, out: TextIO) -> None:
@@ -66,8 +67,25 @@ def _notes_plain(thread: Thread, out: TextIO, cost: str | None, dry_run: bool) -
         out.write("Dry run: nothing was posted.\n")
 
 
+def _media_table(media):
+    """An image and its alt text, the alt text wrapping under itself."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column()
+    table.add_row("", "")
+    table.add_row("image:", Text(media.path, style="cyan"))
+    table.add_row("alt:", Text(media.alt or "(none: add a description)",
+                               style="italic" if media.alt else "red"))
+    return table
+
+
 def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = True) -> None:
-    """The terminal view: one panel per post, lengths coloured against the limit."""
+    """The terminal view: one panel per post, its length green (yellow near the
+    limit, red over it)."""
+    from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
 
@@ -77,11 +95,7 @@ def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = Tr
         colour = "red" if post.length > thread.limit else (
             "yellow" if post.length > thread.limit * 0.95 else "green")
         body = Text(post.text)  # Text, not markup: a writer's [brackets] stay as written
-        for media in post.media:
-            body.append("\n\n🖼  ", style="dim")
-            body.append(media.path, style="cyan")
-            body.append("\n   alt: ", style="dim")
-            body.append(media.alt or "(none)", style="italic" if media.alt else "red")
+        body = Group(body, *(_media_table(m) for m in post.media))
         console.print(Panel(
             body,
             title=f"{post.index}/{total}",

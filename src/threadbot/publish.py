@@ -160,6 +160,9 @@ class Publisher:
             if sent_this_run and self.settings.pause_seconds:
                 # X can answer "deleted or not visible" to a reply sent too soon.
                 self.sleep(self.settings.pause_seconds)
+                if self.should_stop():
+                    raise Stopped(f"stopped before post {post.position} of {total}, "
+                                  "on request.")
             media_ids = [self._retrying(lambda m=m: self.client.upload_media(m["path"],
                                                                             m.get("alt")))
                          for m in post.media]
@@ -200,6 +203,11 @@ class Publisher:
                 if found:
                     return found
                 self.store.mark_not_sent(post.id, error.message)
+                error.message = (f"post {post.position} of {len(thread.posts)}: X already "
+                                 "has a post with exactly this text from this account, and "
+                                 "refuses duplicates. Change its wording in the draft (then "
+                                 "queue or post the draft again), or delete the earlier post "
+                                 "on X.")
                 raise
             except PlatformError as error:  # rejected, rate limited, bad credentials
                 self.store.mark_not_sent(post.id, error.message)
@@ -230,10 +238,11 @@ class Publisher:
                 may_have_posted=True,
             ) from None
         wanted = _normalise(post.text)
-        for candidate in recent:
-            if candidate.in_reply_to_id == previous and _normalise(candidate.text) == wanted:
-                return candidate.id
-        return None
+        matches = [c.id for c in recent
+                   if c.in_reply_to_id == previous and _normalise(c.text) == wanted]
+        # A post recorded for another thread (a draft posted again with --again) is not ours.
+        taken = self.store.recorded_elsewhere(matches, thread.id)
+        return next((m for m in matches if m not in taken), None)
 
     def _retrying(self, call):
         """A read or an upload (safe to repeat), retried on passing failures."""

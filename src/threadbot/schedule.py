@@ -69,7 +69,8 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
             when = _next_free_slot(store, chosen, zone, current, existing)
         if when < current - _PAST_TOLERANCE and not now:
             raise UsageError(
-                f"{describe(when, tz=zone, now=current)} is in the past. Give a time to come "
+                f"that time is in the past ({describe(when, tz=zone, now=current)}). Give "
+                "a time to come "
                 "(e.g. --at 'tomorrow 09:00' or --at +2h), or --now to post it as soon as the "
                 "daemon runs.")
         if existing is not None and store.replace_queued(
@@ -127,8 +128,8 @@ def reschedule(config: Config, thread_id: int, at: str, *,
     current = clock()
     when = parse_when(at, now=current, tz=zone)
     if when < current - _PAST_TOLERANCE:
-        raise UsageError(f"{describe(when, tz=zone, now=current)} is in the past. Give a time "
-                         "to come.")
+        raise UsageError(f"that time is in the past ({describe(when, tz=zone, now=current)}). "
+                         "Give a time to come.")
     with open_store(config) as store:
         thread = store.schedule(thread_id, when, allowed=(
             ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,

@@ -54,8 +54,8 @@ _PENALTY = {
     Break.HARD: 400_000,
     Break.WORD: 100_000,
     Break.CLAUSE: 20_000,
-    Break.SENTENCE: 3_000,
-    Break.LINE: 1_000,
+    Break.SENTENCE: 12_000,
+    Break.LINE: 4_000,
     Break.PARAGRAPH: 0,
 }
 

@@ -276,14 +276,17 @@ class Store:
         again). False if it is no longer queued (the daemon took it meanwhile)."""
         with self.transaction() as db:
             row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
-            if row is None or row["status"] != ThreadStatus.QUEUED.value:
+            posted = db.execute("SELECT COUNT(*) FROM posts WHERE thread_id = ? AND status = ?",
+                                (thread_id, PostStatus.POSTED.value)).fetchone()[0]
+            if row is None or row["status"] not in _REQUEUEABLE or posted:
                 return False
             db.execute("DELETE FROM posts WHERE thread_id = ?", (thread_id,))
             self._insert_posts(db, thread_id, posts)
-            db.execute("UPDATE threads SET content_hash = ?, title = ?, scheduled_at = ?, "
-                       "not_before = NULL, note = NULL, last_error = NULL, updated_at = ? "
-                       "WHERE id = ?",
-                       (content_hash, title, _iso(scheduled_at), _iso(now_utc()), thread_id))
+            db.execute("UPDATE threads SET status = ?, content_hash = ?, title = ?, "
+                       "scheduled_at = ?, not_before = NULL, note = NULL, last_error = NULL, "
+                       "updated_at = ? WHERE id = ?",
+                       (ThreadStatus.QUEUED.value, content_hash, title, _iso(scheduled_at),
+                        _iso(now_utc()), thread_id))
         return True
 
     @staticmethod
@@ -337,11 +340,16 @@ class Store:
                                         ThreadStatus.POSTING.value, ThreadStatus.POSTED.value))]
 
     def find_queued(self, draft_path: str, account: str) -> StoredThread | None:
-        row = self.db.execute(
-            "SELECT id FROM threads WHERE draft_path = ? AND account = ? AND status = ? "
-            "ORDER BY id DESC LIMIT 1", (draft_path, account, ThreadStatus.QUEUED.value)
-        ).fetchone()
-        return self.thread(row[0]) if row else None
+        """This draft's entry in the queue that queueing it again may update: queued,
+        or failed, missed or cancelled before any of its posts went up."""
+        rows = self.db.execute(
+            "SELECT id FROM threads WHERE draft_path = ? AND account = ? AND status IN "
+            "(?, ?, ?, ?) ORDER BY id DESC", (draft_path, account, *_REQUEUEABLE)).fetchall()
+        for row in rows:
+            thread = self.thread(row[0])
+            if thread.posted_count == 0:
+                return thread
+        return None
 
     def requeue(self, thread_id: int, *, until: datetime | None, note: str | None) -> None:
         """Back in the queue (as partial if some posts are up), not before ``until``;
@@ -465,6 +473,15 @@ class Store:
 
     # --- the post ledger ----------------------------------------------------------------
 
+    def recorded_elsewhere(self, remote_ids: list[str], thread_id: int) -> set[str]:
+        """Which of these remote ids the record already gives to another thread."""
+        if not remote_ids:
+            return set()
+        marks = ", ".join("?" * len(remote_ids))
+        rows = self.db.execute(f"SELECT remote_id FROM posts WHERE thread_id != ? AND "
+                               f"remote_id IN ({marks})", (thread_id, *remote_ids))
+        return {row[0] for row in rows}
+
     def mark_sending(self, post_id: int) -> None:
         """Commit that a request for this post is about to go out."""
         with self.transaction() as db:
@@ -489,6 +506,11 @@ class Store:
         """Record an error without changing whether the post may have gone out."""
         with self.transaction() as db:
             db.execute("UPDATE posts SET last_error = ? WHERE id = ?", (error, post_id))
+
+
+# Threads that queueing their draft again may update (when none of their posts is up).
+_REQUEUEABLE = tuple(s.value for s in (ThreadStatus.QUEUED, ThreadStatus.FAILED,
+                                       ThreadStatus.MISSED, ThreadStatus.CANCELLED))
 
 
 def process_owner(kind: str = "cli") -> str:
@@ -524,11 +546,12 @@ class BusyError(ThreadbotError):
 
 
 class StateError(ThreadbotError):
-    exit_code = ExitCode.USAGE
+    exit_code = ExitCode.WRONG_STATE
 
     def __init__(self, thread_id: int, status: ThreadStatus, action: str):
-        super().__init__(f"thread {thread_id} is {status.value}, so it cannot be {action}. "
-                         "`threadbot show ID` tells more.")
+        already = "already " if action == status.value else ""
+        super().__init__(f"thread {thread_id} is {already}{status.value}, so it cannot be "
+                         f"{action}. `threadbot show {thread_id}` tells more.")
 
 
 def _post(row: sqlite3.Row) -> StoredPost:

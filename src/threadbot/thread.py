@@ -17,6 +17,12 @@ from .media import RULES, check_image
 from .split import split_sections
 
 
+def money(amount: float) -> str:
+    """Dollars with cents, or tenths of a cent where they matter ($0.015)."""
+    text = f"{amount:.3f}"
+    return "$" + (text[:-1] if text.endswith("0") else text)
+
+
 @dataclass(frozen=True)
 class Media:
     path: str  # as written in the draft
@@ -137,7 +143,8 @@ def compose(
             thread.warnings.append(
                 f"post{'s' if plural else ''} {shown} contain{'' if plural else 's'} "
                 f"a URL: on X's pay-per-use API a post with a URL costs "
-                f"${config.pricing.post_with_url:.3f} instead of ${config.pricing.post:.3f}."
+                f"{money(config.pricing.post_with_url)} instead of "
+                f"{money(config.pricing.post)}."
             )
     return thread
 

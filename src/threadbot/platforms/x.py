@@ -540,10 +540,11 @@ def _reason(err: requests.RequestException) -> str:
     reason = getattr(reason, "reason", reason)
     if isinstance(reason, NameResolutionError):
         return "the host name could not be resolved"
+    # urllib3's NewConnectionError is a subclass of ConnectTimeoutError: test it first.
+    if isinstance(reason, NewConnectionError) and "timed out" not in str(reason):
+        return "the connection was refused (is the server at that address running?)"
     if isinstance(reason, ConnectTimeoutError) or isinstance(err, requests.ConnectTimeout):
         return "the connection timed out"
-    if isinstance(reason, NewConnectionError):
-        return "the connection was refused"
     return type(reason).__name__
 
 
