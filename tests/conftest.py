@@ -35,6 +35,12 @@ def fake_x():
         yield server
 
 
+@pytest.fixture
+def fake(fake_x):
+    """The same server, by the short name the platform tests use."""
+    return fake_x
+
+
 def write_writer_folder(folder: Path, base_url: str, credentials: dict[str, str], *,
                         posting: str = "  pause_seconds: 0\n  backoff_seconds: 0.01\n"
                                        "  timeout_seconds: 5\n") -> Path:

@@ -29,3 +29,13 @@ def run_cli(capsys, *args: str, stdin: bytes | None = None) -> Result:
         code = main(list(args))
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)
+
+
+class Clock:
+    """A settable clock, so window and 24-hour resets are tested without sleeping."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -10,32 +10,16 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 from requests_oauthlib import OAuth1
 
+from helpers import Clock
 from threadbot.testing.fake_x import DEFAULT_RATE_LIMITS, FakeX, sniff_media_type
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 GIF = b"GIF89a" + b"\x00" * 100
-
-
-class Clock:
-    """A settable clock, so window and 24-hour resets are tested without sleeping."""
-
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeX]:
-    with FakeX.running() as server:
-        yield server
 
 
 def auth(server: FakeX, username: str | None = None, **override: str) -> OAuth1:

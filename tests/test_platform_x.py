@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import Clock
 from threadbot.errors import MediaError, ThreadbotError
 from threadbot.platforms.errors import (
     AuthError,
@@ -26,20 +27,6 @@ from threadbot.platforms.x import XClient, XCredentials, _RoutedSession
 from threadbot.testing.fake_x import FakeX
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16  # ~4 KB
-
-
-class Clock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeX]:
-    with FakeX.running() as server:
-        yield server
 
 
 @pytest.fixture
