@@ -51,13 +51,12 @@ class CredentialStatus:
 
     account: Account
     missing: list[str]
-    dotenv: Path
 
 
 def credential_status(config: Config, account: Account) -> CredentialStatus:
     env = _environment(config)
     missing = [variable for variable in account.env.values() if not env.get(variable)]
-    return CredentialStatus(account=account, missing=missing, dotenv=dotenv_path(config))
+    return CredentialStatus(account=account, missing=missing)
 
 
 def load_credentials(config: Config, account: Account) -> XCredentials:

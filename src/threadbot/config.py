@@ -541,6 +541,11 @@ def decode_text(data: bytes, *, shown: str, what: str, error: type[ThreadbotErro
             path=shown,
             line=line,
         ) from None
+    return normalise_text(text)
+
+
+def normalise_text(text: str) -> str:
+    """Without a byte-order mark, with every line ending as "\\n"."""
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 

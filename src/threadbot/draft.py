@@ -28,6 +28,7 @@ from .config import (
     check_platform,
     decode_text,
     load_yaml_mapping,
+    normalise_text,
     parse_split_settings,
     read_text_file,
 )
@@ -99,7 +100,7 @@ def read_draft(path: str | Path) -> Draft:
 def parse_draft(text: str, *, source: str = "<text>", base_dir: Path | None = None) -> Draft:
     """Parse draft text. ``base_dir`` is where relative image paths start."""
     base_dir = Path.cwd() if base_dir is None else base_dir
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = normalise_text(text)
     lines = text.split("\n")
     front_matter, lines_map, body_start = _front_matter(lines, source)
     body = _without_comments(lines[body_start:], first_line=body_start + 1, source=source)
@@ -122,8 +123,7 @@ def parse_draft(text: str, *, source: str = "<text>", base_dir: Path | None = No
 def content_hash(text: str) -> str:
     """The draft's fingerprint: the same text always gives the same hash, whatever
     its line endings or byte-order mark."""
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
 
 
 def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], int]:
