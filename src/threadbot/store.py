@@ -293,8 +293,7 @@ class Store:
     def _status(db: sqlite3.Connection, thread_id: int) -> ThreadStatus:
         row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows the "
-                                "threads there are.")
+            raise _not_found(thread_id)
         return ThreadStatus(row["status"])
 
     def schedule(self, thread_id: int, scheduled_at: datetime, *,
@@ -379,8 +378,7 @@ class Store:
             row = db.execute("SELECT status, claimed_by FROM threads WHERE id = ?",
                              (thread_id,)).fetchone()
             if row is None:
-                raise NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows "
-                                    "the threads there are.")
+                raise _not_found(thread_id)
             holder = row["claimed_by"]
             if row["status"] == ThreadStatus.POSTING.value and holder and _alive(holder):
                 raise BusyError(
@@ -439,8 +437,9 @@ class Store:
             db.execute("DELETE FROM daemons WHERE owner = ?", (owner,))
 
     def thread(self, thread_id: int) -> StoredThread:
-        self._status(self.db, thread_id)
         row = self.db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        if row is None:
+            raise _not_found(thread_id)
         posts = self.db.execute("SELECT * FROM posts WHERE thread_id = ? ORDER BY position",
                                 (thread_id,)).fetchall()
         return _thread(row, [_post(p) for p in posts])
@@ -511,6 +510,11 @@ class Store:
 # Threads that queueing their draft again may update (when none of their posts is up).
 _REQUEUEABLE = tuple(s.value for s in (ThreadStatus.QUEUED, ThreadStatus.FAILED,
                                        ThreadStatus.MISSED, ThreadStatus.CANCELLED))
+
+
+def _not_found(thread_id: int) -> NotFoundError:
+    return NotFoundError(f"there is no thread {thread_id}. `threadbot list` shows the threads "
+                         "there are.")
 
 
 def process_owner(kind: str = "cli") -> str:
