@@ -172,7 +172,7 @@ def queue_all(config_path: Path, plan: list[tuple[str, str, datetime]]) -> list[
     paths = [write_draft(folder, tag) for tag, _, _ in plan]
     queued = []
     for path, (_tag, account, due) in zip(paths, plan, strict=True):
-        result = queue_draft(config, str(path), at=due.isoformat(), account=account)
+        [result] = queue_draft(config, str(path), at=due.isoformat(), account=account)
         thread = result.thread
         assert len(thread.posts) == POSTS, f"{path} split into {len(thread.posts)} posts"
         assert thread.scheduled_at == due, (thread.scheduled_at, due)

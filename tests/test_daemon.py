@@ -404,7 +404,8 @@ def test_hundred_threads_ten_accounts_same_minute(isolated, fake_x, daemons):
     queued: dict[int, tuple[str, list[str]]] = {}
     for name, offset, path, posts in plan:
         at = (base + timedelta(seconds=offset)).isoformat()
-        thread = queue_draft(config, path, at=at, account=name).thread
+        [queued_one] = queue_draft(config, path, at=at, account=name)
+        thread = queued_one.thread
         queued[thread.id] = (name, posts)
     assert len(queued) == 100
     wait_for(lambda: sum(t.status is ThreadStatus.POSTED for t in all_threads(isolated)) == 100,
@@ -600,7 +601,7 @@ def test_thousand_queue_calls_while_the_daemon_posts(capsys, isolated, fake_x, d
     for n in range(40):
         account = "main" if n % 2 else "other"
         path = write_draft(isolated, f"due-{n}", texts(f"Due {n}", 3))
-        batch.append(queue_draft(config, path, now=True, account=account).thread.id)
+        batch.append(queue_draft(config, path, now=True, account=account)[0].thread.id)
     workers, each = 4, 250
     for worker in range(workers):
         for n in range(each):

@@ -137,7 +137,7 @@ def test_post_again_offers_resume_of_partial_thread(capsys, writer, fake_x):
     fake_x.user_post_cap_24h = None
     again = run_cli(capsys, "post", path, "--yes")
     assert again.code == 0, again.err
-    assert "started before as thread 1" in again.out
+    assert "started before for account 'main' as thread 1" in again.out
     assert len(chain(fake_x)) == 4
     assert len(json.loads(run_cli(capsys, "list", "--json").out)) == 1
 
@@ -255,7 +255,7 @@ def test_rehearse_needs_no_credentials(capsys, isolated):
     result = run_cli(capsys, "rehearse", str(DRAFTS / "on-slow-work.md"))
     assert result.code == 0, result.err
     assert "one connected chain" in result.out and "1 image(s) with alt text" in result.out
-    assert "to the fake X (id " in result.out and "https://x.com/" not in result.out
+    assert "to the fake server (id " in result.out and "https://x.com/" not in result.out
     assert not (isolated / "threadbot.db").exists()  # the real record is untouched
 
 

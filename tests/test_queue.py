@@ -183,6 +183,9 @@ def test_front_matter_account_and_time_errors_point_at_the_draft(capsys, writer)
     bad_time = draft(writer, "t.md", "---\nat: whenever\n---\nHello.\n")
     result = run_cli(capsys, "queue", bad_time)
     assert result.code == int(ExitCode.DRAFT) and "t.md:2:" in result.err
+    # A list of accounts is fine (one thread each); a list holding a non-name is not.
     listed = draft(writer, "l.md", "---\naccount: [main]\n---\nHello.\n")
+    assert run_cli(capsys, "preview", listed).code == 0
+    listed = draft(writer, "m.md", "---\naccount: [main, 3]\n---\nHello.\n")
     result = run_cli(capsys, "preview", listed)
-    assert result.code == int(ExitCode.DRAFT) and "l.md:2:" in result.err
+    assert result.code == int(ExitCode.DRAFT) and "m.md:2:" in result.err

@@ -1,19 +1,23 @@
 """Accounts and their secrets.
 
-An account's four OAuth 1.0a keys come from environment variables (by default
-``X_API_KEY``, ``X_API_SECRET``, ``X_ACCESS_TOKEN``, ``X_ACCESS_TOKEN_SECRET``;
-an account may name others in the config). A ``.env`` file in the config's
-folder (the current folder when there is no config file) is read too; a
-variable set in the environment wins over the same name in ``.env``.
+Each account's secrets come from environment variables, one per credential key
+of its platform: by default ``X_API_KEY``, ``X_API_SECRET``, ``X_ACCESS_TOKEN``,
+``X_ACCESS_TOKEN_SECRET`` for X and ``MASTODON_ACCESS_TOKEN`` for Mastodon; an
+account may name others in the config (``env:``). A ``.env`` file in the
+config's folder (the current folder when there is no config file) is read too;
+a variable set in the environment wins over the same name in ``.env``.
 
 Secrets are only ever read here and handed to the platform client: they are
 never printed, logged, stored or put in an error message (messages name the
-variables, never their values).
+variables, never their values). ``save_secret`` writes one into ``.env`` with
+mode 0600.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +25,7 @@ from dotenv import dotenv_values
 
 from .config import Account, Config
 from .errors import CredentialsError
-from .platforms.x import XClient, XCredentials
-
-# Credential key -> the XCredentials field it fills.
-_FIELDS = {
-    "api_key": "consumer_key",
-    "api_secret": "consumer_secret",
-    "access_token": "access_token",
-    "access_token_secret": "access_token_secret",
-}
+from .platforms import PlatformClient, spec
 
 
 def dotenv_path(config: Config) -> Path:
@@ -59,22 +55,61 @@ def credential_status(config: Config, account: Account) -> CredentialStatus:
     return CredentialStatus(account=account, missing=missing)
 
 
-def load_credentials(config: Config, account: Account) -> XCredentials:
-    """The account's keys, or a ``CredentialsError`` naming each missing variable."""
+def load_secrets(config: Config, account: Account) -> dict[str, str]:
+    """The account's secrets by credential key, or a ``CredentialsError`` naming
+    each missing variable and how to set it."""
     env = _environment(config)
     missing = [variable for variable in account.env.values() if not env.get(variable)]
     if missing:
         names = ", ".join(missing)
+        login = (f" (`threadbot accounts login {account.name}` gets one)"
+                 if account.platform != "x" else "")
         raise CredentialsError(
-            f"account '{account.name}' has no {names}. Set "
+            f"account '{account.name}' has no {names}{login}. Set "
             f"{'it' if len(missing) == 1 else 'them'} in the environment or in "
             f"{dotenv_path(config)} (one NAME=value a line), then try again; "
             "`threadbot accounts check` tests them."
         )
-    return XCredentials(**{_FIELDS[key]: env[variable] for key, variable in account.env.items()})
+    return {key: env[variable] for key, variable in account.env.items()}
 
 
-def client_for(config: Config, account: Account) -> XClient:
-    """An X client for the account, pointed at its ``api_base_url``."""
-    return XClient(load_credentials(config, account), api_base_url=account.api_base_url,
-                   timeout=config.posting.timeout_seconds, account=account.name)
+# Kept for callers of the earlier name.
+load_credentials = load_secrets
+
+
+def client_for(config: Config, account: Account) -> PlatformClient:
+    """A client for the account's platform, pointed at its ``api_base_url``."""
+    platform = spec(account.platform)
+    return platform.make_client(account, load_secrets(config, account),
+                                config.posting.timeout_seconds)
+
+
+def secret_names(config: Config) -> set[str]:
+    """Every variable name that holds a secret of some account (to keep them out of
+    what is handed to other programs)."""
+    return {name for account in config.accounts.values() for name in account.env.values()}
+
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def save_secret(config: Config, variable: str, value: str) -> Path:
+    """Set ``variable=value`` in the ``.env`` beside the config, keeping its other
+    lines; the file is written whole (a new file, renamed over the old one) with
+    mode 0600. Returns its path. The value is never printed."""
+    path = dotenv_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept = [line for line in lines if not ((m := _LINE.match(line)) and m.group(1) == variable)]
+    kept.append(f"{variable}={value}")
+    fd, temporary = tempfile.mkstemp(prefix=".env.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(kept) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    os.chmod(path, 0o600)
+    return path

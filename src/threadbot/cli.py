@@ -17,7 +17,6 @@ from .config import load_config
 from .counting import PLATFORMS
 from .errors import ExitCode, MediaError, ThreadbotError, UsageError
 from .scaffold import init_folder
-from .thread import compose
 
 
 def _split_options(*, platform: bool = True):
@@ -72,28 +71,62 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
-def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool, **split) -> None:
-    config = load_config(ctx.obj["config_path"])
-    overrides = _overrides(split)
-    thread = compose(draft, config=config, platform=platform, **overrides)
-    out = sys.stdout
+_ACCOUNT_OPTION = dict(metavar="NAME", multiple=True,
+                       help="The account to use; repeat it for several (default: the draft's "
+                            "'account', else the config's default_account).")
+
+
+def _show_threads(config, threads, *, as_json: bool, dry_run: bool) -> None:
+    """Each thread (one per account) as the preview shows it, then one summary line
+    per account when there are several."""
     from . import preview
 
+    out = sys.stdout
     if as_json:
-        preview.render_json(thread, out)
-    else:
-        cost = preview.cost_line(thread, config.pricing.post, config.pricing.post_with_url)
-        if out.isatty():
-            from rich.console import Console
-
-            preview.render_rich(thread, Console(), cost=cost)
+        if len(threads) == 1:
+            preview.render_json(threads[0], out)
         else:
-            preview.render_plain(thread, out, cost=cost)
-    thread.check()
+            json.dump([t.to_dict() for t in threads], out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        return
+    console = None
+    if out.isatty():
+        from rich.console import Console
+
+        console = Console()
+    for index, thread in enumerate(threads):
+        if len(threads) > 1:
+            name = preview.PLATFORM_NAMES[thread.platform]
+            rule = f"══ account '{thread.account}' · {name} "
+            click.echo(("\n" if index else "") + rule + "═" * max(0, 72 - len(rule)))
+        cost = preview.cost_line(thread, config.pricing.post, config.pricing.post_with_url)
+        last = index == len(threads) - 1
+        if console is not None:
+            preview.render_rich(thread, console, cost=cost, dry_run=dry_run and last)
+        else:
+            preview.render_plain(thread, out, cost=cost, dry_run=dry_run and last)
+    if len(threads) > 1:
+        click.echo("\nSummary:")
+        for thread in threads:
+            click.echo(preview.summary_line(thread, config.pricing.post,
+                                            config.pricing.post_with_url))
+
+
+def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
+             account: tuple[str, ...] = (), **split) -> None:
+    from . import posting
+
+    config = load_config(ctx.obj["config_path"])
+    threads = posting.preview_threads(config, draft, accounts=list(account), platform=platform,
+                                      **_overrides(split))
+    _show_threads(config, threads, as_json=as_json, dry_run=True)
+    for thread in threads:
+        thread.check()
 
 
 @cli.command("preview")
 @click.argument("draft", metavar="DRAFT")
+@click.option("--account", **_ACCOUNT_OPTION)
 @_split_options()
 @click.pass_context
 def preview_command(ctx: click.Context, draft: str, **options) -> None:
@@ -101,73 +134,80 @@ def preview_command(ctx: click.Context, draft: str, **options) -> None:
 
     DRAFT is a text or Markdown file, or - to read standard input. Every post is
     shown with its length against the limit, its images and alt text, every
-    warning, and the cost on X's pay-per-use API.
+    warning, and the cost on X's pay-per-use API. With several accounts, each
+    account's thread is shown, split and counted for its platform and server.
     """
     _dry_run(ctx, draft, **options)
 
 
 @cli.command("post")
 @click.argument("draft", metavar="DRAFT")
-@click.option("--account", metavar="NAME", help="Post as this account (default: the draft's "
-              "'account', else the config's default).")
+@click.option("--account", **_ACCOUNT_OPTION)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (required "
               "without a terminal).")
 @click.option("--again", is_flag=True, help="Post a draft that was already posted, anew.")
 @click.option("--dry-run", is_flag=True, help="Only show what would be posted (as preview).")
 @_split_options()
 @click.pass_context
-def post_command(ctx: click.Context, draft: str, account: str | None, yes: bool, again: bool,
-                 dry_run: bool, **options) -> None:
-    """Post DRAFT to X as a thread, each post a reply to the one before.
+def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: bool,
+                 again: bool, dry_run: bool, **options) -> None:
+    """Post DRAFT as a thread, each post a reply to the one before.
 
-    Shows the thread and asks before posting. Every post is recorded as it goes
-    up, so a thread broken off half-way can be finished with `threadbot resume`,
-    and a draft already posted is not posted twice (unless --again).
+    Shows the thread and asks before posting. With several accounts (--account
+    repeated, or a list in the draft or the config) each gets its own thread;
+    one failing never stops the others. Every post is recorded as it goes up, so
+    a thread broken off half-way can be finished with `threadbot resume`, and a
+    draft already posted is not posted twice (unless --again).
     """
     if dry_run:
-        _dry_run(ctx, draft, **options)
+        _dry_run(ctx, draft, account=account, **options)
         return
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
     platform = options.pop("platform")
-    overrides = _overrides(options)
-    plan = posting.prepare(config, draft, account=account, platform=platform,
-                           again=again, **overrides)
-    out = sys.stdout
-    if plan.resume is not None:
+    plans = posting.prepare(config, draft, accounts=list(account), platform=platform,
+                            again=again, **_overrides(options))
+    fresh = [plan for plan in plans if plan.resume is None]
+    for plan in plans:
         earlier = plan.resume
+        if earlier is None:
+            continue
         if earlier.status.value == "queued":
-            click.echo(f"This draft is queued as thread {earlier.id} (for "
-                       f"{earlier.scheduled_at:%Y-%m-%d %H:%M} UTC).")
-            question = f"Post thread {earlier.id} now instead?"
+            click.echo(f"This draft is queued for account '{plan.account.name}' as thread "
+                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC).")
         else:
-            click.echo(f"This draft was started before as thread {earlier.id} "
-                       f"({earlier.posted_count} of {len(earlier.posts)} posts are up).")
-            question = f"Finish thread {earlier.id}?"
-        if not _confirm(question, yes):
-            click.echo("Nothing was posted.")
-            return
-        _publish(config, plan.resume.id, as_json)
-        return
-    from . import preview
-
-    if not as_json:
-        cost = preview.cost_line(plan.thread, config.pricing.post, config.pricing.post_with_url)
-        if out.isatty():
-            from rich.console import Console
-
-            preview.render_rich(plan.thread, Console(), cost=cost, dry_run=False)
+            click.echo(f"This draft was started before for account '{plan.account.name}' as "
+                       f"thread {earlier.id} ({earlier.posted_count} of "
+                       f"{len(earlier.posts)} posts are up).")
+    if fresh and not as_json:
+        _show_threads(config, [plan.thread for plan in fresh], as_json=False, dry_run=False)
+    if len(plans) == 1:
+        plan = plans[0]
+        count = len(plan.thread.posts)
+        if plan.resume is None:
+            question = (f"Post these {count} post{'s' if count > 1 else ''} to "
+                        f"{_platform_title(plan.account)} as account '{plan.account.name}'?")
+        elif plan.resume.status.value == "queued":
+            question = f"Post thread {plan.resume.id} now instead?"
         else:
-            preview.render_plain(plan.thread, out, cost=cost, dry_run=False)
-    count = len(plan.thread.posts)
-    if not _confirm(f"Post these {count} post{'s' if count > 1 else ''} to X as account "
-                    f"'{plan.account.name}'?", yes):
+            question = f"Finish thread {plan.resume.id}?"
+    else:
+        names = ", ".join(f"'{p.account.name}' ({_platform_title(p.account)})" for p in plans)
+        question = f"Post to {len(plans)} accounts: {names}?"
+    if not _confirm(question, yes):
         click.echo("Nothing was posted.")
         return
-    thread_id = posting.record_plan(config, plan)
-    _publish(config, thread_id, as_json)
+    ids = [plan.resume.id if plan.resume else posting.record_plan(config, plan)
+           for plan in plans]
+    _publish(config, ids, as_json)
+
+
+def _platform_title(account) -> str:
+    from .platforms import spec
+
+    return spec(account.platform).title
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -179,7 +219,11 @@ def _confirm(question: str, yes: bool) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-def _publish(config, thread_id: int, as_json: bool) -> None:
+class _SomeFailed(ThreadbotError):
+    """Some accounts' threads did not all go up (each is resumable on its own)."""
+
+
+def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
     from . import posting
 
     def show(event) -> None:
@@ -187,22 +231,60 @@ def _publish(config, thread_id: int, as_json: bool) -> None:
             where = f"  {event.url or event.remote_id}" if event.remote_id else ""
             click.echo(f"[{event.position}/{event.total}] {event.message}{where}")
 
-    thread = posting.publish_thread(config, thread_id, on_event=show)
+    if isinstance(thread_ids, int):  # one thread: its own error is the outcome
+        thread = posting.publish_thread(config, thread_ids, on_event=show)
+        if as_json:
+            click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False,
+                                  indent=2))
+        else:
+            click.echo(f"Thread {thread.id} is up: {thread.url}")
+        return
+    if len(thread_ids) == 1:
+        _publish(config, thread_ids[0], as_json)
+        return
+    outcomes = []
+    for thread_id in thread_ids:
+        if not as_json:
+            account = posting.get_thread(config, thread_id).account
+            click.echo(f"\nThread {thread_id}, account '{account}':")
+        outcomes += posting.publish_threads(config, [thread_id], on_event=show)
+    failed = [o for o in outcomes if o.error is not None]
     if as_json:
-        click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
+        click.echo(json.dumps([{**(posting.thread_summary(o.thread) if o.thread else
+                                   {"id": o.thread_id, "account": o.account}),
+                                "error": o.error.message if o.error else None}
+                               for o in outcomes], ensure_ascii=False, indent=2))
     else:
-        click.echo(f"Thread {thread.id} is up: {thread.url}")
+        click.echo("\nDone:")
+        for outcome in outcomes:
+            if outcome.error is None:
+                click.echo(f"  '{outcome.account}': thread {outcome.thread_id} is up: "
+                           f"{outcome.thread.url}")
+            else:
+                click.echo(f"  '{outcome.account}': thread {outcome.thread_id} did NOT go up: "
+                           f"{outcome.error.message}")
+    if failed:
+        codes = {int(o.error.exit_code) for o in failed}
+        error = _SomeFailed(
+            f"{len(failed)} of {len(outcomes)} accounts' threads did not all go up "
+            f"({', '.join(repr(o.account) for o in failed)}); the others are up. Each "
+            "message above says why and how to go on; `threadbot resume ID` finishes one.")
+        error.exit_code = ExitCode(codes.pop()) if len(codes) == 1 else ExitCode.PLATFORM
+        raise error
 
 
 @cli.command("rehearse")
 @click.argument("draft", metavar="DRAFT")
+@click.option("--account", **_ACCOUNT_OPTION)
 @_split_options(platform=False)
 @click.pass_context
-def rehearse_command(ctx: click.Context, draft: str, **options) -> None:
-    """Post DRAFT to a fake X on this machine, to rehearse the whole flow.
+def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
+                     **options) -> None:
+    """Post DRAFT to a fake server on this machine, to rehearse the whole flow.
 
-    Goes through everything `threadbot post` does (tweepy, image upload with
-    alt text, replies, the record) against a fake X API server started on
+    For each account, goes through everything `threadbot post` does (the
+    platform's client library, image upload with alt text, replies, the record)
+    against a fake server of the account's platform (X or Mastodon) started on
     127.0.0.1 for the occasion. Needs no credentials; nothing leaves the machine.
     """
     from . import posting
@@ -213,20 +295,31 @@ def rehearse_command(ctx: click.Context, draft: str, **options) -> None:
 
     def show(event) -> None:
         if not as_json:
-            click.echo(f"[{event.position}/{event.total}] {event.message} to the fake X "
+            click.echo(f"[{event.position}/{event.total}] {event.message} to the fake server "
                        f"(id {event.remote_id})")
 
-    result = posting.rehearse(config, draft, on_event=show, **overrides)
+    results = posting.rehearse(config, draft, accounts=list(account), on_event=show,
+                               **overrides)
     if as_json:
-        data = posting.thread_summary(result.thread)
-        data["chain_ok"] = result.chain_ok
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    images = f", {len(result.media)} image(s) with alt text" if result.media else ""
-    verdict = "one connected chain" if result.chain_ok else "NOT a connected chain (a bug)"
-    click.echo(f"Rehearsal done: {len(result.thread.posts)} posts{images}, posted to a fake X "
-               f"on this machine as {verdict}. Nothing was sent to X.")
-    if not result.chain_ok:
+        rows = []
+        for result in results:
+            data = posting.thread_summary(result.thread)
+            data["chain_ok"] = result.chain_ok
+            rows.append(data)
+        click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False,
+                              indent=2))
+    else:
+        from .platforms import spec
+
+        for result in results:
+            title = spec(result.platform).title
+            images = f", {len(result.media)} image(s) with alt text" if result.media else ""
+            verdict = ("one connected chain" if result.chain_ok
+                       else "NOT a connected chain (a bug)")
+            click.echo(f"Rehearsal done for '{result.account}': {len(result.thread.posts)} "
+                       f"posts{images}, posted to a fake {title} on this machine as {verdict}. "
+                       f"Nothing was sent to {title}.")
+    if not all(result.chain_ok for result in results):
         raise ThreadbotError("the rehearsal did not produce a connected chain. Please report "
                              "this with the draft.")
 
@@ -243,6 +336,43 @@ def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     """
     config = load_config(ctx.obj["config_path"])
     _publish(config, thread_id, as_json)
+
+
+@cli.command("delete")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
+    """Take thread ID down: delete its posts from the platform, last post first.
+
+    Each deletion is recorded as it is confirmed; if it stops part-way, run the
+    same command again to go on. The thread stays in `threadbot list`, marked
+    deleted.
+    """
+    from . import posting
+
+    config = load_config(ctx.obj["config_path"])
+    thread = posting.get_thread(config, thread_id)
+    up = thread.posted_count
+    if thread.status.value not in ("posted", "partial", "deleting", "failed") or not up:
+        if thread.status.value == "deleted":
+            click.echo(f"Thread {thread_id} is already deleted.")
+            return
+        from .store import StateError
+
+        raise StateError(thread_id, thread.status, "deleted")
+    where = f" {thread.url}" if thread.url else ""
+    if not _confirm(f"Delete the {up} post{'s' if up > 1 else ''} of thread {thread_id} "
+                    f"(account '{thread.account}'){where}? This cannot be undone.", yes):
+        click.echo("Nothing was deleted.")
+        return
+
+    def show(event) -> None:
+        click.echo(f"[{event.position}/{event.total}] deleted  {event.url or event.remote_id}")
+
+    done = posting.delete_thread(config, thread_id, on_event=show)
+    click.echo(f"Thread {done.id} is deleted ({done.deleted_count} post"
+               f"{'s' if done.deleted_count != 1 else ''} taken down).")
 
 
 @cli.command("list")
@@ -302,8 +432,9 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
         return
     click.echo(f"Thread {thread.id}: {thread.title or thread.draft_path}")
-    click.echo(f"  status {thread.status.value}, account {thread.account}, "
-               f"{thread.posted_count} of {len(thread.posts)} posts up")
+    who = f" ({thread.handle})" if thread.handle else ""
+    click.echo(f"  status {thread.status.value}, account {thread.account}{who} on "
+               f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
     if thread.url:
         click.echo(f"  {thread.url}")
     if thread.last_error:
@@ -313,6 +444,8 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         attempts = f"{post.attempts} attempt{'s' if post.attempts != 1 else ''}"
         extra += f"{',' if extra else ''} {attempts}"
         click.echo(f"\n  [{post.position}] {post.status.value}{extra}")
+        if post.remote_url:
+            click.echo(f"      {post.remote_url}")
         if post.last_error and post.status.value != "posted":
             click.echo(f"      last error: {post.last_error}")
         for line in post.text.splitlines():
@@ -327,36 +460,39 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
 @click.option("--at", "at", metavar="WHEN", help="When to post: 2026-12-01 09:00 (in the "
               "configured timezone), an ISO 8601 time, 'tomorrow 09:00', +2h, +30m. Default: "
               "the draft's 'at', else the account's next free slot.")
-@click.option("--account", metavar="NAME", help="Post as this account.")
+@click.option("--account", **_ACCOUNT_OPTION)
 @click.option("--now", "now", is_flag=True, help="Queue it for right away.")
 @click.option("--again", is_flag=True, help="Queue a draft that was already posted, anew.")
 @_split_options(platform=False)
 @click.pass_context
-def queue_command(ctx: click.Context, draft: str, at: str | None, account: str | None,
+def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple[str, ...],
                   now: bool, again: bool, **options) -> None:
     """Queue DRAFT for the daemon to post at its time.
 
-    The draft is split now and checked (lengths, images, the account and its keys,
-    the time); that text is what will be posted. Queueing the same draft again
-    updates its entry.
+    The draft is split now and checked (lengths, images, each account and its keys,
+    the time); that text is what will be posted. With several accounts each gets
+    its own queued thread. Queueing the same draft again updates its entry.
     """
     from .schedule import queue_draft
 
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
     overrides = _overrides(options)
-    queued = queue_draft(config, draft, at=at, account=account, now=now, again=again,
-                         **overrides)
-    thread = queued.thread
+    results = queue_draft(config, draft, at=at, accounts=list(account), now=now, again=again,
+                          **overrides)
     if as_json:
         from . import posting
 
-        click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
+        rows = [posting.thread_summary(queued.thread) for queued in results]
+        click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False,
+                              indent=2))
         return
-    verb = "Updated queued" if queued.updated else "Queued"
-    count = len(thread.posts)
-    click.echo(f"{verb} thread {thread.id} ({count} post{'s' if count > 1 else ''}, account "
-               f"'{thread.account}') for {queued.when}.")
+    for queued in results:
+        thread = queued.thread
+        verb = "Updated queued" if queued.updated else "Queued"
+        count = len(thread.posts)
+        click.echo(f"{verb} thread {thread.id} ({count} post{'s' if count > 1 else ''}, "
+                   f"account '{thread.account}') for {queued.when}.")
     click.echo("The daemon posts it then: run `threadbot daemon` (or `threadbot daemon --once` "
                "from cron).")
 
@@ -466,12 +602,13 @@ def accounts_group(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from . import posting
-    from .platforms.x import shown_url
+    from .platforms import shown_url
 
     config = load_config(ctx.parent.obj["config_path"])
+    defaults = config.default_accounts or (config.default_account,)
     for status in posting.account_statuses(config):
         account = status.account
-        default = " (default)" if account.name == config.account().name else ""
+        default = " (default)" if account.name in defaults else ""
         keys = "keys set" if not status.missing else f"missing {', '.join(status.missing)}"
         click.echo(f"{account.name}{default}  {account.platform}  "
                    f"{shown_url(account.api_base_url)}  "
@@ -482,12 +619,41 @@ def accounts_group(ctx: click.Context) -> None:
 @click.argument("name", required=False, metavar="[NAME]")
 @click.pass_context
 def accounts_check(ctx: click.Context, name: str | None) -> None:
-    """Sign in as account NAME (default: the default account) and print its @username."""
+    """Sign in as account NAME (default: the default account), print its @handle,
+    and read its server's limits again (a Mastodon instance's)."""
+    from . import posting
+    from .platforms import spec
+
+    config = load_config(ctx.find_root().obj["config_path"])
+    checked = posting.check_account(config, name)
+    platform = spec(checked.account.platform)
+    click.echo(f"{checked.account.name}: signed in to {platform.title} as "
+               f"{checked.identity.shown} (user id {checked.identity.account_id}).")
+    if platform.server_limits:
+        limits = checked.limits
+        url = (f", URLs count {limits.characters_reserved_per_url}"
+               if limits.characters_reserved_per_url else "")
+        click.echo(f"  Its server takes posts of up to {limits.max_characters} characters"
+                   f"{url}, {limits.max_media} images a post, alt text up to "
+                   f"{limits.max_alt} characters.")
+
+
+@accounts_group.command("login")
+@click.argument("name", metavar="NAME")
+@click.pass_context
+def accounts_login(ctx: click.Context, name: str) -> None:
+    """Get account NAME's access token by signing in on its server (Mastodon),
+    and keep it in the .env beside the config (mode 0600; never printed)."""
     from . import posting
 
     config = load_config(ctx.find_root().obj["config_path"])
-    account, user_id, username = posting.check_account(config, name)
-    click.echo(f"{account.name}: signed in to X as @{username} (user id {user_id}).")
+    def ask(prompt: str) -> str:
+        return click.prompt(prompt, err=True).strip()
+
+    result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
+    click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "
+               f"Signed in as {result.identity.shown}. Next: `threadbot preview DRAFT "
+               f"--account {name}`.")
 
 
 @cli.command("init")

@@ -90,10 +90,14 @@ DEFAULT_X_ENV = {
 DB_ENV = "THREADBOT_DB"
 
 
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+
 @dataclass(frozen=True)
 class Account:
-    """A named account to post as. Its keys never live here: ``env`` names the
-    environment variables (or ``.env`` entries) that hold them."""
+    """A named account to post as. Its secrets never live here: ``env`` names the
+    environment variables (or ``.env`` entries) that hold them, one per credential
+    key of its platform (``threadbot.platforms.spec(platform).env``)."""
 
     name: str
     platform: str = "x"
@@ -101,6 +105,12 @@ class Account:
     env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_X_ENV))
     # Weekly posting times, e.g. ("mon-fri 09:00", "sat 11:30"), parsed by threadbot.when.
     slots: tuple = ()
+    # Split settings of this account's threads, over the config's ``split:`` (None: those).
+    split: SplitSettings | None = None
+    # Visibility of a thread's first post and of its replies, where the platform has it
+    # (Mastodon: public first, replies unlisted, so a thread does not flood timelines).
+    visibility: str | None = None
+    reply_visibility: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,8 @@ class Config:
     # come from X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET.
     accounts: dict[str, Account] = field(
         default_factory=lambda: {"default": Account(name="default")})
-    default_account: str | None = None
+    # The account(s) a draft goes to when neither --account nor its front matter says.
+    default_accounts: tuple[str, ...] = ()
     database: Path | None = None  # as written in the config, relative to it
     posting: PostingSettings = field(default_factory=PostingSettings)
     # Times without an offset (queue --at, slots) are read in this zone; None means the
@@ -172,10 +183,17 @@ class Config:
             return self.folder / self.database
         return self.folder / "threadbot.db"
 
+    @property
+    def default_account(self) -> str:
+        """The first default account (the only one, unless ``default_account`` is a list)."""
+        return self.default_accounts[0] if self.default_accounts else next(iter(self.accounts))
+
     def account(self, name: str | None = None) -> Account:
-        """The account called ``name``, else the default one."""
+        """The account called ``name``, else the (first) default one.
+
+        Raises ``ConfigError`` naming the known accounts when there is no such one."""
         if name is None:
-            name = self.default_account or next(iter(self.accounts))
+            name = self.default_account
         if name not in self.accounts:
             known = list(self.accounts)
             where = f" in {self.path}" if self.path else ""
@@ -337,15 +355,18 @@ def _parse_config(data: LocatedMapping, path: str) -> Config:
     if "pricing" in data:
         config = replace(config, pricing=_parse_pricing(data["pricing"], path, lines))
     if "accounts" in data:
-        config = replace(config, accounts=_parse_accounts(data["accounts"], path, lines))
+        config = replace(config, accounts=_parse_accounts(data["accounts"], path, lines,
+                                                          config.split))
     if "default_account" in data:
-        name = data["default_account"]
-        if not isinstance(name, str) or name not in config.accounts:
-            raise ConfigError(
-                f"'default_account' is {name!r}, which is not under 'accounts:'."
-                f"{did_you_mean(str(name), list(config.accounts))}",
-                path=path, line=lines.get("default_account"))
-        config = replace(config, default_account=name)
+        names = data["default_account"]
+        names = names if isinstance(names, list) and names else [names]
+        for name in names:
+            if not isinstance(name, str) or name not in config.accounts:
+                raise ConfigError(
+                    f"'default_account' names {name!r}, which is not under 'accounts:'."
+                    f"{did_you_mean(str(name), list(config.accounts))}",
+                    path=path, line=lines.get("default_account"))
+        config = replace(config, default_accounts=tuple(dict.fromkeys(names)))
     if "database" in data:
         value = data["database"]
         if not isinstance(value, str) or not value.strip():
@@ -405,61 +426,100 @@ def _text(value: Any, name: str, path: str, lines: dict[str, int]) -> str:
     return value
 
 
-def _parse_accounts(data: Any, path: str, lines: dict[str, int]) -> dict[str, Account]:
+def _parse_accounts(data: Any, path: str, lines: dict[str, int],
+                    split: SplitSettings) -> dict[str, Account]:
     if not isinstance(data, dict) or not data:
         raise ConfigError(
             "'accounts' must name at least one account, e.g.\n  accounts:\n    me:\n"
             "      platform: x", path=path, line=lines.get("accounts"))
-    accounts = {}
-    for name, body in data.items():
-        prefix = f"accounts.{name}."
-        body = body or {}
-        if not isinstance(body, dict):
-            raise ConfigError(f"account '{name}' must hold 'key: value' lines.", path=path,
-                              line=lines.get(f"accounts.{name}"))
-        check_keys(body, ["platform", "api_base_url", "env", "slots"], path=path, lines=lines,
-                   prefix=prefix)
-        platform = body.get("platform", "x")
-        if platform != "x":
-            check_platform(platform, path=path, line=lines.get(prefix + "platform"))
-            raise ConfigError(f"account '{name}': posting to {platform} is not supported yet; "
-                              "only x accounts can post.", path=path,
-                              line=lines.get(prefix + "platform"))
-        url = body.get("api_base_url", DEFAULT_API_BASE_URL)
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ConfigError(f"'{prefix}api_base_url' must be a URL such as "
-                              f"{DEFAULT_API_BASE_URL}, not {url!r}.", path=path,
-                              line=lines.get(prefix + "api_base_url"))
-        env = dict(DEFAULT_X_ENV)
-        if "env" in body:
-            given = body["env"] or {}
-            if not isinstance(given, dict):
-                raise ConfigError(f"'{prefix}env' must map each key to a variable name.",
-                                  path=path, line=lines.get(prefix + "env"))
-            check_keys(given, list(DEFAULT_X_ENV), path=path, lines=lines,
-                       prefix=prefix + "env.")
-            for key, variable in given.items():
-                if not isinstance(variable, str) or not variable.isidentifier():
-                    raise ConfigError(
-                        f"'{prefix}env.{key}' must be the NAME of an environment variable "
-                        "(the key itself goes in the environment or .env, never here).",
-                        path=path, line=lines.get(f"{prefix}env.{key}"))
-                env[key] = variable
-        slots = body.get("slots") or []
-        if isinstance(slots, str):
-            slots = [slots]
-        if not isinstance(slots, list) or not all(isinstance(x, str) for x in slots):
-            raise ConfigError(f"'{prefix}slots' must be a list such as "
-                              '["mon-fri 09:00", "sat 11:30"].', path=path,
-                              line=lines.get(prefix + "slots"))
-        if slots:
-            from .when import parse_slots
+    return {str(name): _parse_account(str(name), body, path, lines, split)
+            for name, body in data.items()}
 
-            parse_slots(slots, path=path, line=lines.get(prefix + "slots"))
-        accounts[str(name)] = Account(name=str(name), platform="x",
-                                      api_base_url=url.rstrip("/"), env=env,
-                                      slots=tuple(slots))
-    return accounts
+
+def _parse_account(name: str, body: Any, path: str, lines: dict[str, int],
+                   split: SplitSettings) -> Account:
+    from .platforms import REGISTRY, spec
+
+    prefix = f"accounts.{name}."
+    body = body or {}
+    if not isinstance(body, dict):
+        raise ConfigError(f"account '{name}' must hold 'key: value' lines.", path=path,
+                          line=lines.get(f"accounts.{name}"))
+    check_keys(body, ["platform", "api_base_url", "env", "slots", "split", "visibility",
+                      "reply_visibility"], path=path, lines=lines, prefix=prefix)
+    platform = check_platform(body.get("platform", "x"), path=path,
+                              line=lines.get(prefix + "platform"))
+    if platform not in REGISTRY:
+        raise ConfigError(f"account '{name}': posting to {platform} is not supported yet; "
+                          f"accounts can post to {', '.join(REGISTRY)}.", path=path,
+                          line=lines.get(prefix + "platform"))
+    try:
+        platform_spec = spec(platform)
+    except ConfigError as error:
+        raise ConfigError(f"account '{name}': {error.message}", path=path,
+                          line=lines.get(prefix + "platform")) from None
+    url = body.get("api_base_url", platform_spec.default_api_base_url)
+    if url is None:
+        raise ConfigError(f"account '{name}' needs 'api_base_url', the address of its "
+                          f"{platform_spec.title} server, e.g. api_base_url: "
+                          "https://mastodon.social", path=path,
+                          line=lines.get(f"accounts.{name}"))
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        example = platform_spec.default_api_base_url or "https://mastodon.social"
+        raise ConfigError(f"'{prefix}api_base_url' must be a URL such as "
+                          f"{example}, not {url!r}.", path=path,
+                          line=lines.get(prefix + "api_base_url"))
+    env = dict(platform_spec.env)
+    if "env" in body:
+        given = body["env"] or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"'{prefix}env' must map each key to a variable name.",
+                              path=path, line=lines.get(prefix + "env"))
+        check_keys(given, list(platform_spec.env), path=path, lines=lines,
+                   prefix=prefix + "env.")
+        for key, variable in given.items():
+            if not isinstance(variable, str) or not variable.isidentifier():
+                raise ConfigError(
+                    f"'{prefix}env.{key}' must be the NAME of an environment variable "
+                    "(the key itself goes in the environment or .env, never here).",
+                    path=path, line=lines.get(f"{prefix}env.{key}"))
+            env[key] = variable
+    slots = body.get("slots") or []
+    if isinstance(slots, str):
+        slots = [slots]
+    if not isinstance(slots, list) or not all(isinstance(x, str) for x in slots):
+        raise ConfigError(f"'{prefix}slots' must be a list such as "
+                          '["mon-fri 09:00", "sat 11:30"].', path=path,
+                          line=lines.get(prefix + "slots"))
+    if slots:
+        from .when import parse_slots
+
+        parse_slots(slots, path=path, line=lines.get(prefix + "slots"))
+    account_split = None
+    if "split" in body:
+        given = body["split"] or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"'{prefix}split' must hold 'key: value' lines.", path=path,
+                              line=lines.get(prefix + "split"))
+        check_keys(given, list(SPLIT_KEYS), path=path, lines=lines, prefix=prefix + "split.")
+        account_split = parse_split_settings(given, split, path=path, lines=lines,
+                                             prefix=prefix + "split.")
+    visibility = {}
+    for key in ("visibility", "reply_visibility"):
+        if key in body:
+            value = body[key]
+            if platform_spec.first_visibility is None:
+                raise ConfigError(f"'{prefix}{key}': {platform_spec.title} posts have no "
+                                  "visibility setting. Remove this line.", path=path,
+                                  line=lines.get(prefix + key))
+            if value not in VISIBILITIES:
+                raise ConfigError(
+                    f"'{prefix}{key}' cannot be {value!r}.{did_you_mean(str(value), VISIBILITIES)}"
+                    f" Choose one of: {', '.join(VISIBILITIES)}.", path=path,
+                    line=lines.get(prefix + key))
+            visibility[key] = value
+    return Account(name=name, platform=platform, api_base_url=url.rstrip("/"), env=env,
+                   slots=tuple(slots), split=account_split, **visibility)
 
 
 def _parse_posting(data: Any, path: str, lines: dict[str, int]) -> PostingSettings:

@@ -33,6 +33,7 @@ from .accounts import client_for
 from .config import Config
 from .errors import ThreadbotError
 from .notify import notify
+from .platforms import Identity
 from .platforms.errors import (
     DuplicatePostError,
     NetworkError,
@@ -54,7 +55,7 @@ from .when import describe
 
 log = logging.getLogger("threadbot.daemon")
 
-# Passing failures (network, X's 5xx) are tried again later this many times,
+# Passing failures (network, the platform's 5xx) are tried again later this many times,
 # waiting RETRY_DELAYS[i] minutes, before the thread is marked failed.
 RETRY_DELAYS = (1, 2, 4, 8, 16)
 
@@ -77,8 +78,8 @@ class Daemon:
         self._jobs: dict[str, frozenset[int]] = {}  # timer id -> the threads it hands over
         self._in_hand: set[int] = set()  # handed to a worker, not yet done
         self._retries: dict[int, int] = {}
-        # Each account's (user id, username), asked of X once rather than per thread.
-        self._identities: dict[str, tuple[str, str]] = {}
+        # Each account's identity, asked of its platform once rather than per thread.
+        self._identities: dict[str, Identity] = {}
         self.scheduler = BackgroundScheduler(timezone="UTC")
         # Never handed to a notification command.
         self.secret_names = {name for account in config.accounts.values()
@@ -275,7 +276,8 @@ class Daemon:
         remaining, reset_at = store.account_limit(thread.account)
         if remaining is not None and reset_at is not None and reset_at > now \
                 and remaining < needed:
-            note = (f"waiting for X's 24-hour cap: {remaining} post(s) left, {needed} needed; "
+            note = (f"waiting for the account's posting allowance: {remaining} post(s) left, "
+                    f"{needed} needed; "
                     f"it resets {describe(reset_at, tz=self.zone, now=now)}")
             store.requeue(thread_id, until=reset_at, note=note)
             log.info("thread %s postponed: %s", thread_id, note)
@@ -304,7 +306,7 @@ class Daemon:
             return
         except RateLimitedError as error:
             until = error.reset_at or (self.clock() + timedelta(minutes=15))
-            note = (f"paused by X's rate limit; goes on "
+            note = (f"paused by the platform's rate limit; goes on "
                     f"{describe(until, tz=self.zone, now=self.clock())}")
             store.requeue(thread_id, until=until, note=note)
             log.warning("thread %s: %s", thread_id, note)

@@ -23,10 +23,12 @@ from typing import Any
 
 from .config import (
     SPLIT_KEYS,
+    VISIBILITIES,
     SplitSettings,
     check_keys,
     check_platform,
     decode_text,
+    did_you_mean,
     load_yaml_mapping,
     normalise_text,
     parse_split_settings,
@@ -34,7 +36,8 @@ from .config import (
 )
 from .errors import DraftError
 
-FRONT_MATTER_KEYS = ["title", "platform", "account", "at", *SPLIT_KEYS]
+FRONT_MATTER_KEYS = ["title", "platform", "account", "at", "lang", "cw", "visibility",
+                     "reply_visibility", *SPLIT_KEYS]
 
 # ![alt](path) or ![alt](path "title"); the alt text may not hold a ']'.
 IMAGE_RE = re.compile(r'!\[(?P<alt>[^\]]*)\]\((?P<path>[^)\s]+)(?:\s+"[^"]*")?\)')
@@ -151,9 +154,25 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], 
     if "platform" in data:
         check_platform(data["platform"], path=source, line=data.lines["platform"],
                        error=DraftError)
-    if "account" in data and (not isinstance(data["account"], str) or not data["account"]):
-        raise DraftError("'account' must be the name of an account from the config, e.g. "
-                         "account: personal.", path=source, line=data.lines["account"])
+    if "account" in data:
+        names = data["account"] if isinstance(data["account"], list) else [data["account"]]
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise DraftError("'account' must be the name of an account from the config, "
+                             "e.g. account: personal, or a list such as [personal, fedi].",
+                             path=source, line=data.lines["account"])
+    for key in ("lang", "cw"):
+        if key in data and (not isinstance(data[key], str) or not data[key].strip()):
+            example = "lang: en" if key == "lang" else "cw: politics"
+            raise DraftError(f"'{key}' must be text, e.g. {example}.", path=source,
+                             line=data.lines[key])
+    if "lang" in data and not re.fullmatch(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]+)*", data["lang"]):
+        raise DraftError(f"'lang' must be a language code such as en, fr or pt-BR, not "
+                         f"{data['lang']!r}.", path=source, line=data.lines["lang"])
+    for key in ("visibility", "reply_visibility"):
+        if key in data and data[key] not in VISIBILITIES:
+            raise DraftError(
+                f"'{key}' cannot be {data[key]!r}.{did_you_mean(str(data[key]), VISIBILITIES)} "
+                f"Choose one of: {', '.join(VISIBILITIES)}.", path=source, line=data.lines[key])
     if "at" in data and not isinstance(data["at"], (str, date)):
         raise DraftError("'at' must be a time such as 2026-12-01 09:00 or tomorrow 09:00.",
                          path=source, line=data.lines["at"])

@@ -58,9 +58,11 @@ def _size(n: int) -> str:
     return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n / 1024:.0f} KB"
 
 
-def check_image(image: Image, platform: str, source: str) -> list[str]:
-    """Problems with one image, each a message naming the draft line and the fix."""
-    rules = RULES[platform]
+def check_image(image: Image, platform: str, source: str,
+                rules: MediaRules | None = None) -> list[str]:
+    """Problems with one image, each a message naming the draft line and the fix.
+    ``rules`` default to the platform's published limits (``RULES``)."""
+    rules = rules or RULES[platform]
     where = f"{source}:{image.line}: image '{image.path}'"
     problems = []
     if len(image.alt) > rules.max_alt:

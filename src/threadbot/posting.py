@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .accounts import client_for, credential_status, load_credentials
+from .accounts import client_for, credential_status, load_secrets
 from .config import Account, Config
-from .draft import read_draft
+from .draft import Draft, read_draft
 from .errors import (
     AlreadyPostedError,
     ConfigError,
@@ -19,10 +20,14 @@ from .errors import (
     ThreadbotError,
     UsageError,
 )
+from .platforms import Identity, Limits, spec
 from .platforms.errors import AuthError, DuplicatePostError, PlatformError, RateLimitedError
 from .publish import Event, Publisher, earlier_thread, record
-from .store import Store, StoredThread, ThreadStatus
+from .store import Store, StoredThread, ThreadStatus, now_utc
 from .thread import Thread, compose
+
+# A server's published limits are asked again after this long (and on `accounts check`).
+LIMITS_MAX_AGE = timedelta(days=1)
 
 
 class Interrupted(ThreadbotError):
@@ -31,53 +36,146 @@ class Interrupted(ThreadbotError):
 
 @dataclass(frozen=True)
 class Plan:
-    """What ``post`` is about to do: a new thread, or finish an earlier one."""
+    """What ``post`` is about to do for one account: a new thread, or finish an
+    earlier one."""
 
     thread: Thread
     account: Account
     resume: StoredThread | None = None
 
 
-def draft_account(config: Config, draft, name: str | None) -> Account:
-    """The account to post as: ``name``, else the draft's ``account:``, else the default.
-    An unknown account written in the draft is reported at its line."""
-    if name is not None or "account" not in draft.front_matter:
-        return config.account(name)
-    try:
-        return config.account(draft.front_matter["account"])
-    except ConfigError as error:
-        raise DraftError(f"'account': {error.message}", path=draft.source,
-                         line=draft.front_matter_lines.get("account")) from None
+def draft_accounts(config: Config, draft: Draft, names: list[str] | tuple[str, ...] | None
+                   ) -> list[Account]:
+    """The accounts to post as: ``names`` (``--account``, repeatable), else the draft's
+    ``account:`` (a name or a list), else the config's ``default_account`` (a name or
+    a list), else its first account. An unknown account written in the draft is
+    reported at its line."""
+    if names:
+        return [config.account(name) for name in dict.fromkeys(names)]
+    if "account" in draft.front_matter:
+        written = draft.front_matter["account"]
+        written = written if isinstance(written, list) else [written]
+        try:
+            return [config.account(name) for name in dict.fromkeys(written)]
+        except ConfigError as error:
+            raise DraftError(f"'account': {error.message}", path=draft.source,
+                             line=draft.front_matter_lines.get("account")) from None
+    return [config.account(name) for name in config.default_accounts] or [config.account()]
+
+
+def draft_account(config: Config, draft: Draft, name: str | None) -> Account:
+    """The one account to post as (the first of ``draft_accounts``)."""
+    return draft_accounts(config, draft, [name] if name else None)[0]
 
 
 def open_store(config: Config) -> Store:
     return Store(config.database_path())
 
 
-def prepare(config: Config, draft_path: str, *, account: str | None = None,
-            platform: str | None = None, again: bool = False, **overrides: Any) -> Plan:
-    """Compose the draft for the account and check everything that can be checked
-    before the network: images, credentials present, not already posted."""
-    draft = read_draft(draft_path)
-    chosen = draft_account(config, draft, account)
-    wanted = platform or draft.front_matter.get("platform")
-    if wanted and wanted != chosen.platform:
-        raise UsageError(f"the draft is set for {wanted}, but account '{chosen.name}' posts "
-                         f"to {chosen.platform}. Choose another account with --account.")
-    thread = compose(draft, config=config, platform=chosen.platform, **overrides)
-    thread.check()
-    load_credentials(config, chosen)  # fail now, not after the confirmation
+def account_limits(config: Config, account: Account, *, fetch: bool = True,
+                   refresh: bool = False) -> Limits | None:
+    """The account's limits as its server publishes them (a Mastodon instance's
+    ``/api/v2/instance``), cached in the store and asked again when older than a
+    day, or when ``refresh``. With ``fetch=False`` (a preview) nothing is asked of
+    the network and no database is created: the cached limits, or ``None``.
+
+    For a platform whose limits are the same for every account, the platform's own
+    numbers, never fetched. Raises ``PlatformError`` when the server cannot be asked.
+    """
+    platform = spec(account.platform)
+    if not platform.server_limits:
+        return platform.default_limits
+    if not fetch and not config.database_path().exists():
+        return None
     with open_store(config) as store:
-        earlier = earlier_thread(store, thread, chosen.name)
-    if earlier is not None and not again:
-        if earlier.status is ThreadStatus.POSTED:
-            when = earlier.updated_at.strftime("%Y-%m-%d %H:%M UTC")
-            raise AlreadyPostedError(
-                f"this draft was already posted to account '{chosen.name}' on {when} as "
-                f"thread {earlier.id}: {earlier.url}. To post it again on purpose, add --again.",
-                path=thread.source)
-        return Plan(thread=thread, account=chosen, resume=earlier)
-    return Plan(thread=thread, account=chosen)
+        cached = store.platform_limits(account.name, account.api_base_url)
+        fresh = cached is not None and now_utc() - cached[1] < LIMITS_MAX_AGE
+        if cached is not None and (fresh or not fetch) and not refresh:
+            return cached[0]
+        if not fetch:
+            return None
+        with client_for(config, account) as client:
+            limits = client.limits()
+        store.set_platform_limits(account.name, account.api_base_url, limits)
+        return limits
+
+
+def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool = True,
+                **overrides: Any) -> Thread:
+    """The draft as a thread for ``account``: its platform, its server's limits, its
+    split settings. With ``fetch=False`` nothing touches the network; a thread
+    counted with the platform's default limits because the server's are not known
+    yet says so in a warning."""
+    limits = account_limits(config, account, fetch=fetch)
+    thread = compose(draft, config=config, account=account, limits=limits, **overrides)
+    if limits is None:
+        default = spec(account.platform).default_limits
+        thread.warnings.insert(0, (
+            f"account '{account.name}': its server's limits are not known yet, so this "
+            f"preview uses {default.max_characters} characters a post (URLs "
+            f"{default.characters_reserved_per_url}). `threadbot accounts check "
+            f"{account.name}` reads them from {account.api_base_url}."))
+    return thread
+
+
+def preview_threads(config: Config, draft_path: str, *, accounts: list[str] | None = None,
+                    platform: str | None = None, **overrides: Any) -> list[Thread]:
+    """The thread the draft becomes for each account, without the network (what
+    ``threadbot preview`` shows). ``platform`` without ``accounts`` composes it for
+    that platform's default limits, with no account; so does a draft whose front
+    matter names a ``platform`` but no account."""
+    draft = read_draft(draft_path)
+    wanted = platform or draft.front_matter.get("platform")
+    if not accounts and wanted and "account" not in draft.front_matter:
+        thread = compose(draft, config=config, platform=wanted, **overrides)
+        if spec_has_server_limits(wanted):
+            thread.warnings.insert(0, (
+                f"counted with {wanted}'s usual limits ({thread.limit} characters a post); "
+                "an account's own server may allow more: preview with --account NAME to "
+                "count with its limits."))
+        return [thread]
+    return [compose_for(config, draft, account, fetch=False, **overrides)
+            for account in draft_accounts(config, draft, accounts)]
+
+
+def spec_has_server_limits(platform: str) -> bool:
+    """Whether each server of ``platform`` publishes its own limits."""
+    from .platforms import REGISTRY
+
+    return platform in REGISTRY and spec(platform).server_limits
+
+
+def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = None,
+            platform: str | None = None, again: bool = False, **overrides: Any) -> list[Plan]:
+    """Compose the draft for each account and check everything that can be checked
+    before posting: images, credentials present, not already posted. One plan per
+    account, in order."""
+    draft = read_draft(draft_path)
+    chosen = draft_accounts(config, draft, accounts)
+    wanted = platform or draft.front_matter.get("platform")
+    plans = []
+    for account in chosen:
+        if wanted and wanted != account.platform and len(chosen) == 1:
+            raise UsageError(f"the draft is set for {wanted}, but account '{account.name}' "
+                             f"posts to {account.platform}. Choose another account with "
+                             "--account.")
+        load_secrets(config, account)  # fail now, not after the confirmation
+        thread = compose_for(config, draft, account, **overrides)
+        thread.check()
+        with open_store(config) as store:
+            earlier = earlier_thread(store, thread, account.name)
+        if earlier is not None and not again:
+            if earlier.status is ThreadStatus.POSTED:
+                when = earlier.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+                raise AlreadyPostedError(
+                    f"this draft was already posted to account '{account.name}' on {when} as "
+                    f"thread {earlier.id}: {earlier.url}. To post it again on purpose, add "
+                    "--again" + (", or leave that account out." if len(chosen) > 1 else "."),
+                    path=thread.source)
+            plans.append(Plan(thread=thread, account=account, resume=earlier))
+            continue
+        plans.append(Plan(thread=thread, account=account))
+    return plans
 
 
 def record_plan(config: Config, plan: Plan) -> int:
@@ -107,9 +205,73 @@ def publish_thread(config: Config, thread_id: int,
                 raise
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one account's thread ended: ``thread`` as recorded, and the error that
+    stopped it (``None`` when every post is up)."""
+
+    account: str
+    thread_id: int
+    thread: StoredThread | None
+    error: ThreadbotError | None = None
+
+
+def publish_threads(config: Config, thread_ids: list[int],
+                    on_event: Callable[[Event], None] = lambda e: None) -> list[Outcome]:
+    """Publish several recorded threads (one draft to several accounts), one after
+    the other. One failing (credentials, refusal, rate limit, network) never stops
+    the others: each outcome is returned, and each failed thread stays resumable
+    on its own. Ctrl-C stops them all (the one in flight is left resumable)."""
+    outcomes = []
+    for thread_id in thread_ids:
+        account = get_thread(config, thread_id).account
+        try:
+            done = publish_thread(config, thread_id, on_event)
+        except Interrupted:
+            raise
+        except ThreadbotError as error:
+            outcomes.append(Outcome(account, thread_id, _maybe_thread(config, thread_id),
+                                    error))
+            continue
+        outcomes.append(Outcome(account, thread_id, done))
+    return outcomes
+
+
+def _maybe_thread(config: Config, thread_id: int) -> StoredThread | None:
+    try:
+        return get_thread(config, thread_id)
+    except ThreadbotError:
+        return None
+
+
+def delete_thread(config: Config, thread_id: int,
+                  on_event: Callable[[Event], None] = lambda e: None) -> StoredThread:
+    """Take a posted or partial thread down, last post first. Each deletion is
+    recorded as it is confirmed; stopped part-way, the same call goes on."""
+    with open_store(config) as store:
+        thread = store.thread(thread_id)
+        account = config.account(thread.account)
+        with client_for(config, account) as client:
+            publisher = Publisher(store, client, config.posting, on_event=on_event)
+            try:
+                return publisher.delete(thread_id)
+            except KeyboardInterrupt:
+                done = store.thread(thread_id)
+                raise Interrupted(
+                    f"stopped with {done.deleted_count} post(s) deleted. Run "
+                    f"`threadbot delete {thread_id}` to go on.") from None
+            except PlatformError as error:
+                done = store.thread(thread_id)
+                left = done.posted_count
+                error.message = (f"Deleting thread {thread_id} stopped with {left} post(s) "
+                                 f"still up. {error.message} Run `threadbot delete "
+                                 f"{thread_id}` to go on.")
+                raise
+
+
 def _stopped(error: PlatformError, thread: StoredThread) -> str:
-    head = (f"Posting thread {thread.id} stopped with {thread.posted_count} of "
-            f"{len(thread.posts)} posts up. ")
+    head = (f"Posting thread {thread.id} (account '{thread.account}') stopped with "
+            f"{thread.posted_count} of {len(thread.posts)} posts up. ")
     if isinstance(error, RateLimitedError) and error.reset_at is not None:
         when = error.reset_at.strftime("%H:%M UTC on %Y-%m-%d")
         return (f"{head}{error.message} Posting can go on after {when}: run "
@@ -139,6 +301,7 @@ def thread_summary(thread: StoredThread, *, posts: bool = True) -> dict[str, Any
         "draft": thread.draft_path,
         "account": thread.account,
         "platform": thread.platform,
+        "handle": thread.handle,
         "status": thread.status.value,
         "posted": thread.posted_count,
         "total": len(thread.posts),
@@ -152,7 +315,8 @@ def thread_summary(thread: StoredThread, *, posts: bool = True) -> dict[str, Any
     if posts:
         data["posts"] = [
             {"index": p.position, "text": p.text, "status": p.status.value,
-             "remote_id": p.remote_id, "attempts": p.attempts, "last_error": p.last_error,
+             "remote_id": p.remote_id, "url": p.remote_url, "attempts": p.attempts,
+             "last_error": p.last_error,
              "media": p.media}
             for p in thread.posts]
     return data
@@ -162,21 +326,71 @@ def account_statuses(config: Config):
     return [credential_status(config, account) for account in config.accounts.values()]
 
 
-def check_account(config: Config, name: str | None = None) -> tuple[Account, str, str]:
-    """Sign in as the account; returns (account, user id, username)."""
+@dataclass(frozen=True)
+class AccountCheck:
+    account: Account
+    identity: Identity
+    limits: Limits
+
+
+def check_account(config: Config, name: str | None = None) -> AccountCheck:
+    """Sign in as the account, and read its server's limits again (cached for
+    previews). Raises ``AuthError`` with what to check when the keys are refused."""
     account = config.account(name)
+    platform = spec(account.platform)
     with client_for(config, account) as client:
         try:
-            user_id, username = client.me()
+            identity = client.me()
         except AuthError as error:
-            raise AuthError(
-                f"X rejected the keys of account '{account.name}' (401). One or more of "
-                f"{', '.join(account.env.values())} is wrong or revoked: compare each with "
-                "the X developer portal (Keys and tokens); the access token and secret must "
-                "be generated for the same app as the API key, with read and write "
-                f"permission.{_shape_hints(config, account)}",
-                status=error.status, detail=error.detail) from None
-    return account, user_id, username
+            raise AuthError(_auth_help(config, account, platform.title),
+                            status=error.status, detail=error.detail) from None
+    limits = account_limits(config, account, refresh=True)
+    return AccountCheck(account, identity, limits or platform.default_limits)
+
+
+def _auth_help(config: Config, account: Account, title: str) -> str:
+    names = ", ".join(account.env.values())
+    if len(account.env) > 1:
+        where = (f"One or more of {names} is wrong or revoked: compare each with the {title} "
+                 "developer portal (Keys and tokens); the access token and secret must be "
+                 "generated for the same app as the API key, with read and write permission.")
+    else:
+        where = (f"{names} is wrong, expired or revoked. Get a new one with `threadbot "
+                 f"accounts login {account.name}`.")
+    return (f"{title} rejected the keys of account '{account.name}' (401). {where}"
+            f"{_shape_hints(config, account)}")
+
+
+@dataclass(frozen=True)
+class Login:
+    path: Path  # the .env file the secrets were saved in
+    identity: Identity
+
+
+def login(config: Config, name: str, *, ask: Callable[[str], str],
+          say: Callable[[str], None]) -> Login:
+    """Walk the writer through getting account ``name``'s secrets on its server
+    (Mastodon: register an app, open the authorization URL, paste the code), check
+    them by signing in, and save them in the ``.env`` beside the config (mode
+    0600). ``ask(prompt)`` returns what the writer typed; ``say(text)`` shows text.
+    The secrets are never shown. Raises ``UsageError`` for a platform without
+    such a flow, ``AuthError`` when the server refuses."""
+    from .accounts import save_secret
+
+    account = config.account(name)
+    platform = spec(account.platform)
+    if platform.login is None:
+        names = ", ".join(account.env.values())
+        raise UsageError(f"{platform.title} has no sign-in from threadbot: create the keys in "
+                         f"its developer portal and put {names} in "
+                         f"{config.folder / '.env'} (one NAME=value a line).")
+    secrets = platform.login(account, ask=ask, say=say)
+    with platform.make_client(account, secrets, config.posting.timeout_seconds) as client:
+        identity = client.me()
+    path = config.folder / ".env"
+    for key, value in secrets.items():
+        path = save_secret(config, account.env[key], value)
+    return Login(path=path, identity=identity)
 
 
 def _shape_hints(config: Config, account: Account) -> str:
@@ -193,37 +407,49 @@ def _shape_hints(config: Config, account: Account) -> str:
 
 @dataclass(frozen=True)
 class Rehearsal:
+    account: str
+    platform: str
     thread: StoredThread
     chain_ok: bool  # every post replies to the one before, in order
-    media: list[tuple[int, str | None]]  # (post position, alt text as X recorded it)
+    media: list[tuple[int, str | None]]  # (post position, alt text as the server recorded it)
 
 
-def rehearse(config: Config, draft_path: str, *, on_event: Callable[[Event], None] =
-             lambda e: None, **overrides: Any) -> Rehearsal:
-    """Post the draft to a fake X running on this machine, through the same path as
-    ``post`` (tweepy, media upload, the record), with a throwaway database.
-    Needs no credentials and sends nothing anywhere."""
+def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = None,
+             on_event: Callable[[Event], None] = lambda e: None,
+             **overrides: Any) -> list[Rehearsal]:
+    """Post the draft, for each account, to a fake server of the account's platform
+    running on this machine, through the same path as ``post`` (the platform's
+    client library, media upload with alt text, replies, the record), with a
+    throwaway database. Needs no credentials and sends nothing anywhere.
+
+    Without accounts in the config (or given), it rehearses for the default account.
+    """
     import tempfile
     from dataclasses import replace
 
-    from .platforms.x import XClient
-    from .testing.fake_x import FakeX
+    from .testing import rehearsal_server
 
     draft = read_draft(draft_path)
-    thread = compose(draft, config=config, platform="x", **overrides)
-    thread.check()
     settings = replace(config.posting, pause_seconds=0)
-    with FakeX.running(user_post_cap_24h=None, accounts=[]) as server, \
-            tempfile.TemporaryDirectory(prefix="threadbot-rehearsal-") as folder:
-        server.add_account("rehearsal")
-        with Store(Path(folder) / "rehearsal.db") as store, \
-                XClient(server.credentials("rehearsal"), api_base_url=server.base_url,
-                        account="rehearsal") as client:
-            thread_id = record(store, thread, "rehearsal")
-            done = Publisher(store, client, settings, on_event=on_event).publish(thread_id)
-        posts = server.posts()
-        chain_ok = [p.id for p in posts] == [p.remote_id for p in done.posts] and all(
-            post.reply_to == (posts[i - 1].id if i else None) for i, post in enumerate(posts))
-        media = [(i + 1, m.alt_text) for i, post in enumerate(posts)
-                 for m in (server.media(media_id)[0] for media_id in post.media_ids)]
-    return Rehearsal(thread=done, chain_ok=chain_ok, media=media)
+    results = []
+    for account in draft_accounts(config, draft, accounts):
+        thread = compose_for(config, draft, account, fetch=False, **overrides)
+        thread.check()
+        platform = spec(account.platform)
+        limits = account_limits(config, account, fetch=False) or platform.default_limits
+        with rehearsal_server(account.platform, limits) as server, \
+                tempfile.TemporaryDirectory(prefix="threadbot-rehearsal-") as folder:
+            fake_account = replace(account, api_base_url=server.base_url)
+            secrets = server.rehearsal_account("rehearsal")
+            with Store(Path(folder) / "rehearsal.db") as store, \
+                    platform.make_client(fake_account, secrets, 10.0) as client:
+                thread_id = record(store, thread, account.name)
+                done = Publisher(store, client, settings, on_event=on_event).publish(thread_id)
+            chain = server.thread_chain("rehearsal")
+        ids = [post.id for post in chain]
+        chain_ok = ids == [p.remote_id for p in done.posts] and all(
+            post.reply_to == (ids[i - 1] if i else None) for i, post in enumerate(chain))
+        media = [(i + 1, alt) for i, post in enumerate(chain) for alt in post.alts]
+        results.append(Rehearsal(account=account.name, platform=account.platform,
+                                 thread=done, chain_ok=chain_ok, media=media))
+    return results

@@ -17,8 +17,21 @@ def _count(n: int, word: str) -> str:
 def headline(thread: Thread) -> str:
     name = PLATFORM_NAMES[thread.platform]
     title = f"“{thread.title}” ({thread.source})" if thread.title else thread.source
-    return (f"{title} → {_count(len(thread.posts), 'post')} on {name}, "
+    who = f" as '{thread.account}'" if thread.account else ""
+    return (f"{title} → {_count(len(thread.posts), 'post')} on {name}{who}, "
             f"limit {thread.limit} per post")
+
+
+def summary_line(thread: Thread, post_price: float, url_price: float) -> str:
+    """One line per account at the end of a preview: posts, warnings, cost on X."""
+    name = PLATFORM_NAMES[thread.platform]
+    who = f"'{thread.account}' ({name})" if thread.account else name
+    parts = [_count(len(thread.posts), "post"), _count(len(thread.warnings), "warning")]
+    if thread.errors:
+        parts.append(_count(len(thread.errors), "problem"))
+    if thread.cost is not None:
+        parts.append(f"{money(thread.cost)} on X")
+    return f"  {who}: {', '.join(parts)}"
 
 
 

@@ -10,9 +10,10 @@ The rules, in the order they matter:
    post left ``sending`` by a crash) is resolved before anything is re-sent:
    the account's recent posts are searched for the same text replying to the
    same parent. Found: recorded, and posting goes on. Not found: the post is
-   sent again, and if X then calls it a duplicate it is looked for once more.
-   If the search itself fails, publishing stops and says what to check,
-   rather than risk a duplicate.
+   sent again (with the same idempotency key, so a platform that honours it
+   returns the earlier post rather than making a second), and if the platform
+   then calls it a duplicate it is looked for once more. If the search itself
+   fails, publishing stops and says what to check, rather than risk a duplicate.
 4. Network errors and 5xx are retried with exponential backoff and jitter, a
    bounded number of times. A rate limit, rejected credentials or a refused
    post stop publishing at once with the platform's reason; the thread stays
@@ -21,19 +22,16 @@ The rules, in the order they matter:
 
 from __future__ import annotations
 
-import html
 import random
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .config import PostingSettings
-from .counting import find_urls
 from .errors import ThreadbotError
+from .platforms import Identity, PlatformClient, PostOptions, PostRef, spec
 from .platforms.errors import (
     DuplicatePostError,
     NetworkError,
@@ -41,7 +39,6 @@ from .platforms.errors import (
     ServerError,
     UncertainError,
 )
-from .platforms.x import XClient
 from .store import (
     PostStatus,
     Store,
@@ -55,29 +52,29 @@ from .thread import Thread
 
 @dataclass(frozen=True)
 class Event:
-    """Something worth telling the user while publishing."""
+    """Something worth telling the user while publishing (or deleting)."""
 
-    kind: str  # "posted", "found", "retry", "waiting"
+    kind: str  # "posted", "found", "retry", "waiting", "deleted"
     thread_id: int
     position: int
     total: int
     message: str
     remote_id: str | None = None
-    url: str | None = None  # the post's address on X, when it is up
+    url: str | None = None  # the post's address, when it is up
 
 
 class Stopped(ThreadbotError):
     """Publishing stopped between two posts because it was asked to (e.g. SIGTERM)."""
 
 
-def _normalise(text: str) -> str:
-    """Text as compared with what X returns: X escapes &<>, replaces links with
-    t.co links and appends a link for attached media, so links are left out."""
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    for start, end in reversed(find_urls(text)):
-        text = text[:start] + text[end:]
-    text = re.sub(r"https?://\S+", "", text)
-    return " ".join(text.split())
+def post_options(thread: StoredThread, position: int) -> PostOptions:
+    """The platform settings of post ``position`` (1-based) of a recorded thread: the
+    first post takes ``visibility``, every reply ``reply_visibility``."""
+    options = thread.options
+    visibility = options.get("visibility") if position == 1 else (
+        options.get("reply_visibility") or options.get("visibility"))
+    return PostOptions(visibility=visibility, language=options.get("language"),
+                       content_warning=options.get("content_warning"))
 
 
 class Publisher:
@@ -86,7 +83,7 @@ class Publisher:
     def __init__(
         self,
         store: Store,
-        client: XClient,
+        client: PlatformClient,
         settings: PostingSettings,
         *,
         on_event: Callable[[Event], None] = lambda event: None,
@@ -94,7 +91,7 @@ class Publisher:
         rng: random.Random | None = None,
         owner: str | None = None,
         should_stop: Callable[[], bool] = lambda: False,
-        identity: tuple[str, str] | None = None,
+        identity: Identity | None = None,
     ):
         self.store = store
         self.client = client
@@ -106,7 +103,7 @@ class Publisher:
         # Asked before each post: a daemon told to stop finishes the post in flight,
         # records it, and leaves the rest for later.
         self.should_stop = should_stop
-        # The account's (user id, username), if already known: saves asking X again.
+        # The signed-in account, if already known: saves asking the platform again.
         self.identity = identity
 
     def publish(self, thread_id: int) -> StoredThread:
@@ -134,31 +131,39 @@ class Publisher:
         self.store.set_thread_status(thread_id, ThreadStatus.POSTED)
         return self.store.thread(thread_id)
 
+    def _identity(self, thread: StoredThread) -> Identity:
+        if thread.user_id and thread.username:
+            return Identity(thread.user_id, thread.username)
+        if self.identity is None:
+            self.identity = self._retrying(self.client.me)
+        self.store.set_thread_user(thread.id, self.identity.account_id, self.identity.handle)
+        return self.identity
+
     def _publish(self, thread: StoredThread) -> StoredThread:
-        if not thread.user_id:
-            if self.identity is None:
-                self.identity = self._retrying(self.client.me)
-            self.store.set_thread_user(thread.id, *self.identity)
-            thread = self.store.thread(thread.id)
+        identity = self._identity(thread)
+        thread = self.store.thread(thread.id)
         total = len(thread.posts)
-        previous: str | None = None
+        previous: PostRef | None = None
+        root: PostRef | None = None
         sent_this_run = False
         for post in thread.posts:
             if post.status is PostStatus.POSTED:
-                previous = post.remote_id
+                previous = post.ref
+                root = root or previous
                 continue
             if post.status is PostStatus.SENDING:
-                found = self._find(thread, post, previous)
+                found = self._find(thread, identity, post, previous)
                 if found:
                     self.store.mark_posted(post.id, found)
                     self._emit("found", thread, post, total, found,
                                "was already up (found among the account's recent posts)")
                     previous = found
+                    root = root or found
                     continue
             if self.should_stop():
                 raise Stopped(f"stopped before post {post.position} of {total}, on request.")
             if sent_this_run and self.settings.pause_seconds:
-                # X can answer "deleted or not visible" to a reply sent too soon.
+                # A platform can answer "deleted or not visible" to a reply sent too soon.
                 self.sleep(self.settings.pause_seconds)
                 if self.should_stop():
                     raise Stopped(f"stopped before post {post.position} of {total}, "
@@ -166,30 +171,34 @@ class Publisher:
             media_ids = [self._retrying(lambda m=m: self.client.upload_media(m["path"],
                                                                             m.get("alt")))
                          for m in post.media]
-            remote_id = self._send(thread, post, previous, media_ids)
-            self.store.mark_posted(post.id, remote_id)
+            ref = self._send(thread, identity, post, previous, root, media_ids)
+            self.store.mark_posted(post.id, ref)
             self._note_allowance(thread)
-            self._emit("posted", thread, post, total, remote_id, "posted")
-            previous = remote_id
+            self._emit("posted", thread, post, total, ref, "posted")
+            previous = ref
+            root = root or ref
             sent_this_run = True
         return self.store.thread(thread.id)
 
-    def _send(self, thread: StoredThread, post: StoredPost, previous: str | None,
-              media_ids: list[str]) -> str:
+    def _send(self, thread: StoredThread, identity: Identity, post: StoredPost,
+              previous: PostRef | None, root: PostRef | None, media_ids: list[str]) -> PostRef:
         retries = self.settings.retries
+        options = post_options(thread, post.position)
         for attempt in range(1, retries + 1):
             self.store.mark_sending(post.id)
             try:
-                return self.client.create_post(post.text, reply_to=previous,
-                                               media_ids=media_ids)
-            except NetworkError as error:  # nothing reached X
+                ref = self.client.create_post(
+                    post.text, reply_to=previous, root=root, media_ids=media_ids,
+                    idempotency_key=post.idempotency_key, options=options)
+                return ref if ref.url else PostRef(
+                    ref.id, self.client.post_url(identity, ref), ref.uri, ref.cid)
+            except NetworkError as error:  # nothing reached the platform
                 self.store.mark_not_sent(post.id, error.message)
                 if attempt == retries:
                     raise
             except (UncertainError, ServerError) as error:
                 self.store.note_error(post.id, error.message)
-                found = self._find(thread, self.store.thread(thread.id).posts[post.position - 1],
-                                   previous)
+                found = self._find(thread, identity, self._current(thread, post), previous)
                 if found:
                     return found
                 if attempt == retries:
@@ -197,17 +206,17 @@ class Publisher:
                 # Looked, and it is not there: it may be sent again.
                 self.store.mark_not_sent(post.id, error.message)
             except DuplicatePostError as error:
-                # X has this exact text already: if it is ours, in place, record it.
-                found = self._find(thread, self.store.thread(thread.id).posts[post.position - 1],
-                                   previous)
+                # The platform has this exact text already: if it is ours, in place, record it.
+                found = self._find(thread, identity, self._current(thread, post), previous)
                 if found:
                     return found
                 self.store.mark_not_sent(post.id, error.message)
-                error.message = (f"post {post.position} of {len(thread.posts)}: X already "
-                                 "has a post with exactly this text from this account, and "
-                                 "refuses duplicates. Change its wording in the draft (then "
-                                 "queue or post the draft again), or delete the earlier post "
-                                 "on X.")
+                title = spec(thread.platform).title
+                error.message = (f"post {post.position} of {len(thread.posts)}: {title} "
+                                 f"already has a post with exactly this text from "
+                                 f"{identity.shown}, and refuses duplicates. Change its "
+                                 "wording in the draft (then queue or post the draft again), "
+                                 f"or delete the earlier post on {title}.")
                 raise
             except PlatformError as error:  # rejected, rate limited, bad credentials
                 self.store.mark_not_sent(post.id, error.message)
@@ -215,34 +224,41 @@ class Publisher:
             self._backoff(thread, post, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _note_allowance(self, thread: StoredThread) -> None:
-        """Keep what X last said of the account's 24-hour allowance."""
-        limits = self.client.rate_limit
-        if limits.remaining_24h is not None:
-            self.store.set_account_limit(thread.account, limits.remaining_24h,
-                                         limits.reset_24h_at)
+    def _current(self, thread: StoredThread, post: StoredPost) -> StoredPost:
+        return self.store.thread(thread.id).posts[post.position - 1]
 
-    def _find(self, thread: StoredThread, post: StoredPost, previous: str | None) -> str | None:
-        """The id of this post if the account already published it, else None."""
+    def _note_allowance(self, thread: StoredThread) -> None:
+        """Keep what the platform last said of the account's allowance."""
+        allowance = self.client.allowance()
+        if allowance is not None and allowance.remaining is not None:
+            self.store.set_account_limit(thread.account, allowance.remaining,
+                                         allowance.reset_at)
+
+    def _find(self, thread: StoredThread, identity: Identity, post: StoredPost,
+              previous: PostRef | None) -> PostRef | None:
+        """This post's reference if the account already published it, else None."""
         since = post.sent_at - timedelta(minutes=5) if post.sent_at else None
         try:
             recent = self._retrying(lambda: self.client.recent_posts(
-                thread.user_id or "", since=since, max_results=100))
+                identity, since=since, max_results=100))
         except PlatformError as error:
-            who = f"@{thread.username}" if thread.username else f"account '{thread.account}'"
             raise UncertainError(
                 f"post {post.position} of thread {thread.id} may have been published, and "
                 f"threadbot could not check ({error.message}). Nothing more was sent. Look at "
-                f"{who}'s recent posts for one starting “{post.text[:40]}”, then run "
-                f"`threadbot resume {thread.id}` (it checks again before sending).",
+                f"{identity.shown}'s recent posts for one starting “{post.text[:40]}”, then "
+                f"run `threadbot resume {thread.id}` (it checks again before sending).",
                 may_have_posted=True,
             ) from None
-        wanted = _normalise(post.text)
-        matches = [c.id for c in recent
-                   if c.in_reply_to_id == previous and _normalise(c.text) == wanted]
+        parent = previous.id if previous else None
+        matches = [c.ref for c in recent
+                   if c.in_reply_to_id == parent and self.client.same_text(post.text, c.text)]
         # A post recorded for another thread (a draft posted again with --again) is not ours.
-        taken = self.store.recorded_elsewhere(matches, thread.id)
-        return next((m for m in matches if m not in taken), None)
+        taken = self.store.recorded_elsewhere([m.id for m in matches], thread.id)
+        found = next((m for m in matches if m.id not in taken), None)
+        if found is not None and not found.url:
+            found = PostRef(found.id, self.client.post_url(identity, found), found.uri,
+                            found.cid)
+        return found
 
     def _retrying(self, call):
         """A read or an upload (safe to repeat), retried on passing failures."""
@@ -267,11 +283,39 @@ class Publisher:
         self.sleep(delay)
 
     def _emit(self, kind: str, thread: StoredThread, post: StoredPost, total: int,
-              remote_id: str | None, message: str) -> None:
-        url = (f"https://x.com/{thread.username}/status/{remote_id}"
-               if remote_id and thread.username else None)
+              ref: PostRef | None, message: str) -> None:
         self.on_event(Event(kind=kind, thread_id=thread.id, position=post.position,
-                            total=total, message=message, remote_id=remote_id, url=url))
+                            total=total, message=message,
+                            remote_id=ref.id if ref else None, url=ref.url if ref else None))
+
+    # --- taking a thread down -------------------------------------------------------------
+
+    def delete(self, thread_id: int) -> StoredThread:
+        """Delete every post of the thread that is up, last post first, each recorded
+        as deleted the moment the platform confirms it. Stopped part-way, the thread
+        stays ``deleting`` and the same call goes on. Returns the thread as recorded.
+        """
+        thread = self.store.thread(thread_id)
+        self.store.claim(thread_id, self.owner, status=ThreadStatus.DELETING)
+        try:
+            up = [p for p in thread.posts if p.status is PostStatus.POSTED]
+            total = len(thread.posts)
+            for post in reversed(up):
+                if self.should_stop():
+                    raise Stopped(f"stopped before deleting post {post.position}, on request.")
+                ref = post.ref
+                assert ref is not None
+                self._retrying(lambda ref=ref: self.client.delete_post(ref))
+                self.store.mark_deleted(post.id)
+                self._emit("deleted", thread, post, total, ref, "deleted")
+        except BaseException as error:
+            if self.store.db.in_transaction:
+                self.store.db.execute("ROLLBACK")
+            message = getattr(error, "message", None) or "stopped (interrupted)"
+            self.store.set_thread_status(thread_id, ThreadStatus.DELETING, message)
+            raise
+        self.store.set_thread_status(thread_id, ThreadStatus.DELETED)
+        return self.store.thread(thread_id)
 
 
 def record(store: Store, thread: Thread, account: str, *,
@@ -280,7 +324,7 @@ def record(store: Store, thread: Thread, account: str, *,
     return store.add_thread(draft_path=draft_location(thread.source),
                             content_hash=thread.content_hash, title=thread.title,
                             account=account, platform=thread.platform, posts=post_rows(thread),
-                            scheduled_at=scheduled_at)
+                            scheduled_at=scheduled_at, options=dict(thread.options))
 
 
 def post_rows(thread: Thread) -> list[tuple[str, list[dict]]]:

@@ -14,14 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .accounts import load_credentials
+from .accounts import load_secrets
 from .config import Account, Config
 from .draft import content_hash, read_draft
 from .errors import AlreadyPostedError, DraftError, UsageError
-from .posting import draft_account, open_store
+from .posting import compose_for, draft_accounts, open_store
 from .publish import draft_location, earlier_thread, post_rows, record
 from .store import StoredThread, ThreadStatus, now_utc
-from .thread import compose
 from .when import describe, next_slots, parse_slots, parse_when
 
 # A time a few seconds in the past is "now" (the writer typed it just now).
@@ -36,49 +35,65 @@ class Queued:
 
 
 def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
-                account: str | None = None, now: bool = False, again: bool = False,
-                clock: Callable[[], datetime] = now_utc, **overrides: Any) -> Queued:
-    """Queue a draft for ``at`` (else its front matter's ``at``, else the account's
-    next free slot); ``now`` queues it for right away. A draft already posted to
-    the account is refused unless ``again``."""
+                account: str | None = None, accounts: list[str] | None = None,
+                now: bool = False, again: bool = False,
+                clock: Callable[[], datetime] = now_utc, **overrides: Any) -> list[Queued]:
+    """Queue a draft for ``at`` (else its front matter's ``at``, else each account's
+    next free slot); ``now`` queues it for right away. One thread per account
+    (``accounts``, else the draft's ``account:``, else the config's default), each
+    split and checked for its platform and server. A draft already posted to an
+    account is refused unless ``again``; nothing is queued unless every account's
+    thread passes its checks."""
     draft = read_draft(draft_path)
-    chosen = draft_account(config, draft, account)
-    thread = compose(draft, config=config, platform=chosen.platform, **overrides)
-    thread.check()
-    load_credentials(config, chosen)
+    chosen = draft_accounts(config, draft, accounts or ([account] if account else None))
+    threads = []
+    for target in chosen:
+        load_secrets(config, target)
+        thread = compose_for(config, draft, target, **overrides)
+        thread.check()
+        threads.append((target, thread))
     zone = config.zone()
     current = clock()
-    location = draft_location(thread.source)
+    results = []
     with open_store(config) as store:
-        earlier = earlier_thread(store, thread, chosen.name)
-        if earlier is not None and earlier.status is ThreadStatus.POSTED and not again:
-            raise AlreadyPostedError(
-                f"this draft was already posted to account '{chosen.name}' as thread "
-                f"{earlier.id}: {earlier.url}. To queue it again on purpose, add --again.",
-                path=thread.source)
-        # A draft from standard input has no path to recognise it by: never an update.
-        existing = None if location.startswith("<") else store.find_queued(location,
-                                                                         chosen.name)
-        if now:
-            when = current
-        elif at is not None:
-            when = parse_when(at, now=current, tz=zone)
-        elif draft.front_matter.get("at") is not None:
-            when = _front_matter_time(draft, current, zone)
-        else:
-            when = _next_free_slot(store, chosen, zone, current, existing)
-        if when < current - _PAST_TOLERANCE and not now:
-            raise UsageError(
-                f"that time is in the past ({describe(when, tz=zone, now=current)}). Give "
-                "a time to come "
-                "(e.g. --at 'tomorrow 09:00' or --at +2h), or --now to post it as soon as the "
-                "daemon runs.")
-        if existing is not None and store.replace_queued(
-                existing.id, content_hash=thread.content_hash, title=thread.title,
-                posts=post_rows(thread), scheduled_at=when):
-            return Queued(store.thread(existing.id), True, describe(when, tz=zone, now=current))
-        thread_id = record(store, thread, chosen.name, scheduled_at=when)
-        return Queued(store.thread(thread_id), False, describe(when, tz=zone, now=current))
+        for target, thread in threads:
+            earlier = earlier_thread(store, thread, target.name)
+            if earlier is not None and earlier.status is ThreadStatus.POSTED and not again:
+                raise AlreadyPostedError(
+                    f"this draft was already posted to account '{target.name}' as thread "
+                    f"{earlier.id}: {earlier.url}. To queue it again on purpose, add --again.",
+                    path=thread.source)
+        for target, thread in threads:
+            results.append(_queue_one(store, draft, thread, target, at=at, now=now,
+                                      zone=zone, current=current))
+    return results
+
+
+def _queue_one(store, draft, thread, target: Account, *, at: str | None, now: bool, zone,
+               current: datetime) -> Queued:
+    location = draft_location(thread.source)
+    # A draft from standard input has no path to recognise it by: never an update.
+    existing = None if location.startswith("<") else store.find_queued(location, target.name)
+    if now:
+        when = current
+    elif at is not None:
+        when = parse_when(at, now=current, tz=zone)
+    elif draft.front_matter.get("at") is not None:
+        when = _front_matter_time(draft, current, zone)
+    else:
+        when = _next_free_slot(store, target, zone, current, existing)
+    if when < current - _PAST_TOLERANCE and not now:
+        raise UsageError(
+            f"that time is in the past ({describe(when, tz=zone, now=current)}). Give "
+            "a time to come "
+            "(e.g. --at 'tomorrow 09:00' or --at +2h), or --now to post it as soon as the "
+            "daemon runs.")
+    if existing is not None and store.replace_queued(
+            existing.id, content_hash=thread.content_hash, title=thread.title,
+            posts=post_rows(thread), scheduled_at=when, options=dict(thread.options)):
+        return Queued(store.thread(existing.id), True, describe(when, tz=zone, now=current))
+    thread_id = record(store, thread, target.name, scheduled_at=when)
+    return Queued(store.thread(thread_id), False, describe(when, tz=zone, now=current))
 
 
 def _front_matter_time(draft, current: datetime, zone) -> datetime:

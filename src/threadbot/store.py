@@ -19,14 +19,16 @@ import json
 import os
 import socket
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from .errors import ExitCode, NotFoundError, StoreError, ThreadbotError
+from .platforms.base import Limits, PostRef
 
 
 class ThreadStatus(StrEnum):
@@ -38,12 +40,15 @@ class ThreadStatus(StrEnum):
     FAILED = "failed"  # stopped by an error that needs the writer; resumable once fixed
     MISSED = "missed"  # its time passed while no daemon ran, beyond the grace period
     CANCELLED = "cancelled"
+    DELETING = "deleting"  # being taken down (or stopped part-way: `delete` goes on)
+    DELETED = "deleted"  # every post that was up has been deleted
 
 
 class PostStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"  # the request may have gone out: resolve before sending again
     POSTED = "posted"
+    DELETED = "deleted"  # was up, then deleted by `threadbot delete`
 
 
 def now_utc() -> datetime:
@@ -71,6 +76,19 @@ class StoredPost:
     last_error: str | None
     sent_at: datetime | None
     posted_at: datetime | None
+    remote_url: str | None = None  # the post's address, as the platform gave it
+    remote_uri: str | None = None  # AT Protocol strong reference (Bluesky)
+    remote_cid: str | None = None
+    # Chosen when the post is recorded and the same for every attempt at it.
+    idempotency_key: str = ""
+
+    @property
+    def ref(self) -> PostRef | None:
+        """What a reply to this post (or its deletion) needs, once it is up."""
+        if self.remote_id is None:
+            return None
+        return PostRef(id=self.remote_id, url=self.remote_url, uri=self.remote_uri,
+                       cid=self.remote_cid)
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,9 @@ class StoredThread:
     not_before: datetime | None = None  # postponed (rate limits) until then
     note: str | None = None  # why it waits, or why it was missed
     claimed_by: str | None = None  # the process posting it
+    # Post settings for the platform: visibility, reply_visibility, language,
+    # content_warning (see threadbot.platforms.PostOptions).
+    options: dict = field(default_factory=dict)
 
     @property
     def first_remote_id(self) -> str | None:
@@ -99,14 +120,21 @@ class StoredThread:
 
     @property
     def url(self) -> str | None:
-        """The first post's address on X, once it is up."""
-        if self.first_remote_id and self.username:
-            return f"https://x.com/{self.username}/status/{self.first_remote_id}"
-        return None
+        """The first post's address, as the platform gave it, once it is up."""
+        return self.posts[0].remote_url if self.posts and self.posts[0].remote_id else None
+
+    @property
+    def handle(self) -> str | None:
+        """The account as people write it (``@me``, ``@me@instance``), once known."""
+        return f"@{self.username}" if self.username else None
 
     @property
     def posted_count(self) -> int:
         return sum(1 for p in self.posts if p.status is PostStatus.POSTED)
+
+    @property
+    def deleted_count(self) -> int:
+        return sum(1 for p in self.posts if p.status is PostStatus.DELETED)
 
 
 # --- migrations -------------------------------------------------------------------------
@@ -151,7 +179,7 @@ def m002_queue(db: sqlite3.Connection) -> None:
                    "claimed_at TEXT"):
         db.execute(f"ALTER TABLE threads ADD COLUMN {column}")
     db.execute("CREATE INDEX threads_by_status ON threads (status, scheduled_at)")
-    # What X last said of each account's allowance, so a daemon does not start a
+    # What the platform last said of each account's allowance, so a daemon does not start a
     # thread that the 24-hour cap cannot hold.
     db.execute("""
         CREATE TABLE account_limits (
@@ -169,7 +197,32 @@ def m002_queue(db: sqlite3.Connection) -> None:
         )""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue]
+def m003_platforms(db: sqlite3.Connection) -> None:
+    # What each platform needs to continue a chain: the id (all), the post's URL as the
+    # server gave it, and for the AT Protocol a URI and a CID; an idempotency key fixed
+    # for each post when it is recorded; when the post was deleted.
+    for column in ("remote_url TEXT", "remote_uri TEXT", "remote_cid TEXT",
+                   "idempotency_key TEXT", "deleted_at TEXT"):
+        db.execute(f"ALTER TABLE posts ADD COLUMN {column}")
+    db.execute("UPDATE posts SET idempotency_key = lower(hex(randomblob(16)))")
+    # Every post recorded before this migration went to X, whose post URLs had this form.
+    db.execute("UPDATE posts SET remote_url = 'https://x.com/' || (SELECT username FROM "
+               "threads WHERE threads.id = posts.thread_id) || '/status/' || remote_id "
+               "WHERE remote_id IS NOT NULL")
+    db.execute("ALTER TABLE threads ADD COLUMN options TEXT NOT NULL DEFAULT '{}'")
+    # Each account's limits as its server publishes them (a Mastodon instance's
+    # /api/v2/instance), refreshed at most daily.
+    db.execute("""
+        CREATE TABLE platform_limits (
+            account TEXT PRIMARY KEY,
+            api_base_url TEXT NOT NULL,
+            limits TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        )""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue,
+                                                          m003_platforms]
 
 
 class Store:
@@ -245,18 +298,20 @@ class Store:
 
     def add_thread(self, *, draft_path: str, content_hash: str, title: str | None,
                    account: str, platform: str, posts: list[tuple[str, list[dict]]],
-                   scheduled_at: datetime | None = None) -> int:
+                   scheduled_at: datetime | None = None,
+                   options: dict | None = None) -> int:
         """Record a thread and its posts (text, media) in one transaction; returns its id.
-        With ``scheduled_at`` it is queued for the daemon."""
+        With ``scheduled_at`` it is queued for the daemon. ``options`` are its post
+        settings (visibility, language, content warning)."""
         stamp = _iso(now_utc())
         status = ThreadStatus.QUEUED if scheduled_at else ThreadStatus.PENDING
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO threads (draft_path, content_hash, title, account, platform, "
-                "status, created_at, updated_at, scheduled_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status, created_at, updated_at, scheduled_at, options) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (draft_path, content_hash, title, account, platform, status.value, stamp,
-                 stamp, _iso(scheduled_at)))
+                 stamp, _iso(scheduled_at), json.dumps(options or {})))
             thread_id = cursor.lastrowid
             assert thread_id is not None
             self._insert_posts(db, thread_id, posts)
@@ -266,12 +321,15 @@ class Store:
     def _insert_posts(db: sqlite3.Connection, thread_id: int,
                       posts: list[tuple[str, list[dict]]]) -> None:
         db.executemany(
-            "INSERT INTO posts (thread_id, position, text, media, status) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO posts (thread_id, position, text, media, status, idempotency_key) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
-              PostStatus.PENDING.value) for i, (text, media) in enumerate(posts, start=1)])
+              PostStatus.PENDING.value, uuid.uuid4().hex)
+             for i, (text, media) in enumerate(posts, start=1)])
 
     def replace_queued(self, thread_id: int, *, content_hash: str, title: str | None,
-                       posts: list[tuple[str, list[dict]]], scheduled_at: datetime) -> bool:
+                       posts: list[tuple[str, list[dict]]], scheduled_at: datetime,
+                       options: dict | None = None) -> bool:
         """Update a queued thread with a new split and time (the draft was queued
         again). False if it is no longer queued (the daemon took it meanwhile)."""
         with self.transaction() as db:
@@ -284,9 +342,9 @@ class Store:
             self._insert_posts(db, thread_id, posts)
             db.execute("UPDATE threads SET status = ?, content_hash = ?, title = ?, "
                        "scheduled_at = ?, not_before = NULL, note = NULL, last_error = NULL, "
-                       "updated_at = ? WHERE id = ?",
+                       "options = ?, updated_at = ? WHERE id = ?",
                        (ThreadStatus.QUEUED.value, content_hash, title, _iso(scheduled_at),
-                        _iso(now_utc()), thread_id))
+                        json.dumps(options or {}), _iso(now_utc()), thread_id))
         return True
 
     @staticmethod
@@ -369,27 +427,36 @@ class Store:
 
     # --- who is posting what ------------------------------------------------------------
 
-    def claim(self, thread_id: int, owner: str) -> None:
-        """Take the thread for posting (status ``posting``), in one short transaction.
+    def claim(self, thread_id: int, owner: str,
+              status: ThreadStatus = ThreadStatus.POSTING) -> None:
+        """Take the thread for posting (status ``posting``, or ``deleting``), in one
+        short transaction.
 
-        Refused (``BusyError``) while another live process is posting it, so that
-        two processes never post the same thread."""
+        Refused (``BusyError``) while another live process is posting or deleting
+        it, so that two processes never work on the same thread."""
         with self.transaction() as db:
             row = db.execute("SELECT status, claimed_by FROM threads WHERE id = ?",
                              (thread_id,)).fetchone()
             if row is None:
                 raise _not_found(thread_id)
             holder = row["claimed_by"]
-            if row["status"] == ThreadStatus.POSTING.value and holder and _alive(holder):
+            busy = (ThreadStatus.POSTING.value, ThreadStatus.DELETING.value)
+            if row["status"] in busy and holder and _alive(holder):
+                doing = "posted" if row["status"] == ThreadStatus.POSTING.value else "deleted"
                 raise BusyError(
-                    f"thread {thread_id} is being posted right now by another threadbot "
+                    f"thread {thread_id} is being {doing} right now by another threadbot "
                     f"process ({_describe_owner(holder)}). Wait for it, or stop it first.")
-            if row["status"] == ThreadStatus.CANCELLED.value:
-                raise StateError(thread_id, ThreadStatus.CANCELLED, "posted")
+            current = ThreadStatus(row["status"])
+            if status is ThreadStatus.POSTING and current in (
+                    ThreadStatus.CANCELLED, ThreadStatus.DELETING, ThreadStatus.DELETED):
+                raise StateError(thread_id, current, "posted")
+            if status is ThreadStatus.DELETING and current not in (
+                    ThreadStatus.POSTED, ThreadStatus.PARTIAL, ThreadStatus.DELETING,
+                    ThreadStatus.FAILED, ThreadStatus.POSTING):
+                raise StateError(thread_id, current, "deleted")
             db.execute("UPDATE threads SET status = ?, claimed_by = ?, claimed_at = ?, "
                        "not_before = NULL, note = NULL, updated_at = ? WHERE id = ?",
-                       (ThreadStatus.POSTING.value, owner, _iso(now_utc()),
-                        _iso(now_utc()), thread_id))
+                       (status.value, owner, _iso(now_utc()), _iso(now_utc()), thread_id))
 
     def stale_posting(self) -> list[StoredThread]:
         """Threads left ``posting`` by a process that is gone (a crash)."""
@@ -398,7 +465,7 @@ class Store:
         return [self.thread(r["id"]) for r in rows
                 if not r["claimed_by"] or not _alive(r["claimed_by"])]
 
-    # --- what X said of each account's allowance ------------------------------------------
+    # --- what the platform said of each account's allowance --------------------------
 
     def set_account_limit(self, account: str, remaining_24h: int | None,
                           reset_24h_at: datetime | None) -> None:
@@ -488,12 +555,41 @@ class Store:
                        "last_error = NULL WHERE id = ?",
                        (PostStatus.SENDING.value, _iso(now_utc()), post_id))
 
-    def mark_posted(self, post_id: int, remote_id: str) -> None:
-        """Commit the platform's id for this post: from now on it is never sent again."""
+    def mark_posted(self, post_id: int, ref: PostRef) -> None:
+        """Commit what the platform returned for this post (id, URL, and URI and CID
+        where it has them): from now on it is never sent again."""
         with self.transaction() as db:
-            db.execute("UPDATE posts SET status = ?, remote_id = ?, posted_at = ?, "
-                       "last_error = NULL WHERE id = ?",
-                       (PostStatus.POSTED.value, remote_id, _iso(now_utc()), post_id))
+            db.execute("UPDATE posts SET status = ?, remote_id = ?, remote_url = ?, "
+                       "remote_uri = ?, remote_cid = ?, posted_at = ?, last_error = NULL "
+                       "WHERE id = ?",
+                       (PostStatus.POSTED.value, ref.id, ref.url, ref.uri, ref.cid,
+                        _iso(now_utc()), post_id))
+
+    def mark_deleted(self, post_id: int) -> None:
+        """Commit that this post was taken down (its id and URL are kept)."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET status = ?, deleted_at = ?, last_error = NULL "
+                       "WHERE id = ?", (PostStatus.DELETED.value, _iso(now_utc()), post_id))
+
+    # --- each account's limits, as its server publishes them --------------------------
+
+    def set_platform_limits(self, account: str, api_base_url: str, limits: Limits) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO platform_limits VALUES (?, ?, ?, ?) ON CONFLICT (account) "
+                       "DO UPDATE SET api_base_url = excluded.api_base_url, "
+                       "limits = excluded.limits, fetched_at = excluded.fetched_at",
+                       (account, api_base_url, json.dumps(limits.to_dict()),
+                        _iso(now_utc())))
+
+    def platform_limits(self, account: str, api_base_url: str
+                        ) -> tuple[Limits, datetime] | None:
+        """The account's cached limits and when they were fetched, if they were
+        fetched from the server it now points to."""
+        row = self.db.execute("SELECT api_base_url, limits, fetched_at FROM platform_limits "
+                              "WHERE account = ?", (account,)).fetchone()
+        if row is None or row["api_base_url"] != api_base_url:
+            return None
+        return Limits.from_dict(json.loads(row["limits"])), _parse(row["fetched_at"])
 
     def mark_not_sent(self, post_id: int, error: str) -> None:
         """The request certainly did not create the post: it may be sent again."""
@@ -563,12 +659,16 @@ def _post(row: sqlite3.Row) -> StoredPost:
         id=row["id"], thread_id=row["thread_id"], position=row["position"], text=row["text"],
         media=json.loads(row["media"]), status=PostStatus(row["status"]),
         remote_id=row["remote_id"], attempts=row["attempts"], last_error=row["last_error"],
-        sent_at=_parse(row["sent_at"]), posted_at=_parse(row["posted_at"]))
+        sent_at=_parse(row["sent_at"]), posted_at=_parse(row["posted_at"]),
+        remote_url=row["remote_url"], remote_uri=row["remote_uri"],
+        remote_cid=row["remote_cid"], idempotency_key=row["idempotency_key"] or "")
 
 
 def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
     status = ThreadStatus(row["status"])
     note = row["note"]
+    if status is ThreadStatus.DELETING and not (row["claimed_by"] and _alive(row["claimed_by"])):
+        note = (f"taking it down stopped part-way; `threadbot delete {row['id']}` goes on")
     if status is ThreadStatus.POSTING and not (row["claimed_by"] and _alive(row["claimed_by"])):
         # The process posting it is gone (killed): that is a partial thread.
         status = ThreadStatus.PARTIAL
@@ -582,4 +682,4 @@ def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
         last_error=row["last_error"], created_at=_parse(row["created_at"]),
         updated_at=_parse(row["updated_at"]), posts=posts,
         scheduled_at=_parse(row["scheduled_at"]), not_before=_parse(row["not_before"]),
-        note=note, claimed_by=row["claimed_by"])
+        note=note, claimed_by=row["claimed_by"], options=json.loads(row["options"] or "{}"))

@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Config, SplitSettings, check_platform, load_config, parse_split_settings
+from .config import (
+    Account,
+    Config,
+    SplitSettings,
+    check_platform,
+    load_config,
+    parse_split_settings,
+)
 from .counting import find_urls, get_profile
 from .draft import Draft, Image, parse_draft, read_draft
-from .errors import MediaError, UsageError
-from .media import RULES, check_image
+from .errors import DraftError, MediaError, UsageError
+from .media import RULES, MediaRules, check_image
+from .platforms.base import Limits
 from .split import split_sections
 
 
@@ -52,6 +60,11 @@ class Thread:
     errors: list[str] = field(default_factory=list)
     cost: float | None = None  # US dollars on X's pay-per-use API; None elsewhere
     content_hash: str = ""
+    # The account it is composed for (None: the platform's defaults, no account).
+    account: str | None = None
+    # Post settings for the platform: visibility, reply_visibility, language,
+    # content_warning (kept with the recorded thread; see threadbot.platforms.PostOptions).
+    options: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         """Raise the first blocking problem, if any, as a ``MediaError``."""
@@ -79,6 +92,8 @@ class Thread:
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "cost": self.cost,
+            "account": self.account,
+            "options": dict(self.options),
         }
 
 
@@ -87,20 +102,32 @@ def compose(
     *,
     config: Config | None = None,
     platform: str | None = None,
+    account: Account | None = None,
+    limits: Limits | None = None,
     **overrides: Any,
 ) -> Thread:
     """Turn a draft into a thread, without touching the network.
 
     ``draft`` is a parsed ``Draft`` or the path of a draft file (``"-"`` reads
     standard input); for draft text in a string, use ``compose_text``.
-    ``overrides`` are split settings by their YAML names (``packing``, ``break``,
-    ``numbering``, ``numbering_position``, ``continuation``, ``thread_marker``),
-    applied over the config and the draft's front matter.
+    ``account`` composes it for that account: its platform, its split settings
+    and visibility. ``limits`` are the account's server's own numbers (a Mastodon
+    instance's ``max_characters``, URL length, media limits); without them the
+    platform's defaults apply. ``overrides`` are split settings by their YAML names
+    (``packing``, ``break``, ``numbering``, ``numbering_position``,
+    ``continuation``, ``thread_marker``), applied over the config, the account and
+    the draft's front matter.
+
+    A content warning (front matter ``cw:``) counts against every post's limit on
+    Mastodon, so the posts are split that much shorter.
     """
     if not isinstance(draft, Draft):
         draft = read_draft(draft)
     config = config if config is not None else load_config()
-    settings = draft.split_settings(config.split)
+    if account is not None:
+        platform = account.platform
+    base = account.split if account is not None and account.split is not None else config.split
+    settings = draft.split_settings(base)
     if overrides:
         unknown = [k for k in overrides if k not in
                    ("packing", "break", "numbering", "numbering_position", "continuation",
@@ -111,7 +138,20 @@ def compose(
                                         error=UsageError)
     chosen = platform or draft.front_matter.get("platform") or config.platform
     chosen = check_platform(chosen, path=None, line=None, error=UsageError)
+    options, notes = _post_options(draft, chosen, account)
     profile = get_profile(chosen)
+    if limits is not None:
+        profile = get_profile(chosen, limit=limits.max_characters,
+                              url_length=limits.characters_reserved_per_url)
+    warning = options.get("content_warning")
+    if warning:
+        # Mastodon counts the content warning with the text of every post.
+        room = profile.limit - profile.measure(warning)
+        if room < 50:
+            raise DraftError(f"the content warning is {profile.measure(warning)} characters, "
+                             f"leaving {room} of {profile.limit} for each post. Shorten 'cw'.",
+                             path=draft.source, line=draft.front_matter_lines.get("cw"))
+        profile = get_profile(chosen, limit=room, url_length=profile.url_length)
 
     texts = [section.text for section in draft.sections]
     result = split_sections(texts, limit=profile.limit, measure=profile.measure,
@@ -130,9 +170,11 @@ def compose(
     thread = Thread(
         source=draft.source, title=draft.title, platform=chosen, limit=profile.limit,
         settings=settings, posts=posts, content_hash=draft.content_hash,
+        account=account.name if account is not None else None, options=options,
     )
+    thread.warnings.extend(notes)
     thread.warnings.extend(result.warnings)
-    _check_media(thread, draft, media_per_post)
+    _check_media(thread, draft, media_per_post, _media_rules(chosen, limits))
     if chosen == "x":
         thread.cost = round(sum(config.pricing.post_with_url if p.has_url else config.pricing.post
                                 for p in posts), 4)
@@ -174,11 +216,55 @@ def _place_images(draft: Draft, pieces) -> list[list[Image]]:
     return per_post
 
 
-def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]]) -> None:
-    rules = RULES[thread.platform]
+def _post_options(draft: Draft, platform: str, account: Account | None
+                  ) -> tuple[dict[str, str], list[str]]:
+    """The thread's post settings (visibility, language, content warning) from the
+    platform's defaults, the account and the front matter; and notes on settings
+    this platform ignores."""
+    from .platforms import REGISTRY, spec
+
+    front = draft.front_matter
+    options: dict[str, str] = {}
+    notes: list[str] = []
+    platform_spec = spec(platform) if platform in REGISTRY else None
+    if platform_spec is not None and platform_spec.first_visibility is not None:
+        options["visibility"] = platform_spec.first_visibility
+        options["reply_visibility"] = platform_spec.reply_visibility or \
+            platform_spec.first_visibility
+        for key in ("visibility", "reply_visibility"):
+            value = front.get(key) or (getattr(account, key, None) if account else None)
+            if value:
+                options[key] = value
+    else:
+        for key in ("visibility", "reply_visibility"):
+            if key in front:
+                notes.append(f"{draft.source}:{draft.front_matter_lines.get(key)}: '{key}' "
+                             f"is ignored on {platform}, which has no post visibility.")
+    if "lang" in front:
+        options["language"] = front["lang"]
+    if "cw" in front:
+        if platform_spec is not None and platform_spec.content_warning:
+            options["content_warning"] = front["cw"].strip()
+        else:
+            notes.append(f"{draft.source}:{draft.front_matter_lines.get('cw')}: 'cw' (content "
+                         f"warning) is ignored on {platform}, which has none: the posts go out "
+                         "without it.")
+    return options, notes
+
+
+def _media_rules(platform: str, limits: Limits | None) -> MediaRules:
+    rules = RULES[platform]
+    if limits is None:
+        return rules
+    return MediaRules(max_bytes=limits.max_image_bytes, max_gif_bytes=limits.max_gif_bytes,
+                      max_per_post=limits.max_media, max_alt=limits.max_alt)
+
+
+def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]],
+                 rules: MediaRules) -> None:
     for index, images in enumerate(media_per_post, start=1):
         for image in images:
-            thread.errors.extend(check_image(image, thread.platform, draft.source))
+            thread.errors.extend(check_image(image, thread.platform, draft.source, rules))
             if not image.alt:
                 thread.warnings.append(
                     f"{draft.source}:{image.line}: image '{image.path}' has no alt text. "

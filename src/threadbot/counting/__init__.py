@@ -24,7 +24,8 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 from ..errors import UsageError
 from ._graphemes import BLUESKY_MAX_BYTES, MASTODON_URL_LENGTH, graphemes, mastodon_entities
@@ -79,15 +80,30 @@ _PROFILES: dict[str, Profile] = {
 }
 
 
-def get_profile(platform: str) -> Profile:
+def get_profile(platform: str, *, limit: int | None = None,
+                url_length: int | None = None) -> Profile:
     """The counting rules for ``platform`` (one of ``PLATFORMS``).
 
-    Raises ``threadbot.errors.UsageError`` for any other name, suggesting the closest.
+    ``limit`` and ``url_length`` replace the platform's defaults with one server's
+    own numbers (a Mastodon instance's ``max_characters`` and
+    ``characters_reserved_per_url``; ``url_length`` only where URLs count a fixed
+    length). Raises ``threadbot.errors.UsageError`` for an unknown platform name,
+    suggesting the closest.
     """
     try:
-        return _PROFILES[platform]
+        profile = _PROFILES[platform]
     except (KeyError, TypeError):
-        pass
+        profile = None
+    if profile is not None:
+        if url_length is not None and profile.url_length is not None \
+                and url_length != profile.url_length:
+            if profile.name != "mastodon":
+                raise UsageError(f"{platform} counts every URL as {profile.url_length}.")
+            profile = replace(profile, url_length=url_length,
+                              _measure=partial(_mastodon_length, url_length=url_length))
+        if limit is not None:
+            profile = replace(profile, limit=limit)
+        return profile
     close = difflib.get_close_matches(str(platform).lower(), PLATFORMS, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UsageError(f"Unknown platform '{platform}'.{hint} Choose one of: {', '.join(PLATFORMS)}.")

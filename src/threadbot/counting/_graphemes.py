@@ -85,8 +85,10 @@ def _mastodon_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[st
 _END_MENTION = re.compile(r"[@＠\xC0-\xD6\xD8-\xF6\xF8-\xFF\u0100-\u024F]|://")
 
 
-def mastodon_entities(text: str) -> list[tuple[int, int, str]]:
-    """Non-overlapping ``(start, end, replacement)`` spans Mastodon counts differently."""
+def mastodon_entities(text: str, url_length: int = MASTODON_URL_LENGTH
+                      ) -> list[tuple[int, int, str]]:
+    """Non-overlapping ``(start, end, replacement)`` spans Mastodon counts differently
+    (a URL as ``url_length`` characters, the instance's ``characters_reserved_per_url``)."""
     if ":" not in text and "@" not in text:
         return []
     url_re, mention_re, tco = _mastodon_regexes()
@@ -97,7 +99,7 @@ def mastodon_entities(text: str) -> list[tuple[int, int, str]]:
             tm = tco.search(m.group(3))
             if tm:
                 end = start + tm.end()
-            found.append((start, end, "x" * MASTODON_URL_LENGTH))
+            found.append((start, end, "x" * url_length))
     if "@" in text:
         for m in mention_re.finditer(text):
             if _END_MENTION.match(text, m.end()):
@@ -112,9 +114,10 @@ def mastodon_entities(text: str) -> list[tuple[int, int, str]]:
     return kept
 
 
-def mastodon_length(text: str) -> int:
-    """Mastodon's countable length of a status text (no content warning)."""
-    entities = mastodon_entities(text)
+def mastodon_length(text: str, url_length: int = MASTODON_URL_LENGTH) -> int:
+    """Mastodon's countable length of a status text (no content warning), in graphemes,
+    each URL counting ``url_length``."""
+    entities = mastodon_entities(text, url_length)
     if not entities:
         return graphemes(text)
     parts: list[str] = []

@@ -23,13 +23,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import tweepy
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ..errors import MediaError
+from .base import (
+    Allowance,
+    Identity,
+    Limits,
+    PlatformClient,
+    PlatformSpec,
+    PostOptions,
+    PostRef,
+    RemotePost,
+    shown_url,
+)
 from .errors import (
     AuthError,
     BadRequestError,
@@ -42,7 +52,7 @@ from .errors import (
     UncertainError,
 )
 
-__all__ = ["XClient", "XCredentials", "XPost", "RateLimit"]
+__all__ = ["SPEC", "RateLimit", "XClient", "XCredentials", "XPlatformClient", "XPost"]
 
 DEFAULT_BASE_URL = "https://api.x.com"
 # Hosts tweepy (and older code) build URLs with; all are sent to api_base_url.
@@ -164,14 +174,6 @@ class _RoutedClient(tweepy.Client):
         return f"_RoutedClient(base_url={self.session.base_url!r})"
 
 
-def shown_url(url: str) -> str:
-    """``url`` without a user name or password (a proxy URL may carry them)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
-
-
 class XClient:
     """Talks to X API v2 as one account (OAuth 1.0a user context).
 
@@ -247,6 +249,16 @@ class XClient:
                 user_auth=True,
             )
         return str(response.data["id"])
+
+    def delete_post(self, post_id: str) -> None:
+        """Delete one of the account's posts (``DELETE /2/tweets/:id``); a post
+        already gone (404) is not an error."""
+        try:
+            with self._errors("delete the post", write=True):
+                self._client.delete_tweet(post_id, user_auth=True)
+        except RejectedError as error:
+            if error.status != 404:
+                raise
 
     def recent_posts(
         self, user_id: str, since: datetime | None = None, max_results: int = 100
@@ -561,3 +573,88 @@ def _media_type(path: Path) -> str:
         raise MediaError("is not a PNG, JPEG, GIF or WEBP image. Convert it, or remove it.",
                          path=str(path))
     return _MEDIA_TYPES[kind]
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+class XPlatformClient(PlatformClient):
+    """One X account behind threadbot's platform interface (``base.PlatformClient``).
+
+    X has no idempotency key (the key is ignored: the uncertain case is resolved by
+    reading the account's recent posts) and no visibility; post URLs are
+    ``https://x.com/USERNAME/status/ID``. The daemon's allowance is X's 24-hour
+    user post cap (``x-user-limit-24hour-*`` headers).
+    """
+
+    platform = "x"
+
+    def __init__(self, client: XClient) -> None:
+        self.client = client
+        self._handle: str | None = None
+
+    def __repr__(self) -> str:
+        return f"XPlatformClient({self.client!r})"
+
+    def me(self) -> Identity:
+        user_id, username = self.client.me()
+        self._handle = username
+        return Identity(account_id=user_id, handle=username)
+
+    def limits(self) -> Limits:
+        return SPEC.default_limits
+
+    def upload_media(self, path: str | Path, alt_text: str | None) -> str:
+        return self.client.upload_media(path, alt_text)
+
+    def create_post(self, text: str, *, reply_to: PostRef | None, root: PostRef | None,
+                    media_ids: Sequence[str], idempotency_key: str,
+                    options: PostOptions) -> PostRef:
+        post_id = self.client.create_post(text, reply_to=reply_to.id if reply_to else None,
+                                          media_ids=media_ids)
+        url = f"https://x.com/{self._handle}/status/{post_id}" if self._handle else None
+        return PostRef(id=post_id, url=url)
+
+    def recent_posts(self, identity: Identity, *, since: datetime | None = None,
+                     max_results: int = 100) -> list[RemotePost]:
+        self._handle = identity.handle
+        return [RemotePost(ref=PostRef(id=p.id, url=self.post_url(identity, PostRef(p.id))),
+                           text=p.text, in_reply_to_id=p.in_reply_to_id,
+                           created_at=p.created_at)
+                for p in self.client.recent_posts(identity.account_id, since=since,
+                                                  max_results=max_results)]
+
+    def delete_post(self, ref: PostRef) -> None:
+        self.client.delete_post(ref.id)
+
+    def allowance(self) -> Allowance | None:
+        limits = self.client.rate_limit
+        if limits.remaining_24h is None:
+            return None
+        return Allowance(remaining=limits.remaining_24h, reset_at=limits.reset_24h_at)
+
+    def post_url(self, identity: Identity, ref: PostRef) -> str | None:
+        return ref.url or f"https://x.com/{identity.handle}/status/{ref.id}"
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _make_client(account: Any, secrets: Mapping[str, str], timeout: float) -> XPlatformClient:
+    credentials = XCredentials(secrets["api_key"], secrets["api_secret"],
+                               secrets["access_token"], secrets["access_token_secret"])
+    return XPlatformClient(XClient(credentials, api_base_url=account.api_base_url,
+                                   timeout=timeout, account=account.name))
+
+
+SPEC = PlatformSpec(
+    name="x",
+    title="X",
+    env={"api_key": "X_API_KEY", "api_secret": "X_API_SECRET",
+         "access_token": "X_ACCESS_TOKEN", "access_token_secret": "X_ACCESS_TOKEN_SECRET"},
+    default_api_base_url=DEFAULT_BASE_URL,
+    default_limits=Limits(max_characters=280, characters_reserved_per_url=23, max_media=4,
+                          max_image_bytes=5 * 1024 * 1024, max_gif_bytes=15 * 1024 * 1024,
+                          max_alt=1000),
+    make_client=_make_client,
+)

@@ -391,6 +391,31 @@ class FakeX:
         finally:
             server.stop()
 
+    @classmethod
+    @contextmanager
+    def for_rehearsal(cls, limits: Any = None) -> Iterator[FakeX]:
+        """A server for ``threadbot rehearse``: no accounts yet, no 24-hour cap (X's
+        limits are the same for everyone, so ``limits`` is not needed)."""
+        with cls.running(user_post_cap_24h=None, accounts=[]) as server:
+            yield server
+
+    def rehearsal_account(self, username: str) -> dict[str, str]:
+        """Add an account; its secrets keyed as threadbot's X accounts name them."""
+        self.add_account(username)
+        creds = self.credentials(username)
+        return {"api_key": creds["consumer_key"], "api_secret": creds["consumer_secret"],
+                "access_token": creds["access_token"],
+                "access_token_secret": creds["access_token_secret"]}
+
+    def thread_chain(self, username: str) -> list[Any]:
+        """The account's posts, oldest first, as ``threadbot.testing.ChainPost``."""
+        from . import ChainPost
+
+        return [ChainPost(id=post.id, reply_to=post.reply_to,
+                          alts=tuple(self.media(media_id)[0].alt_text
+                                     for media_id in post.media_ids))
+                for post in self.posts(username)]
+
     def __enter__(self) -> FakeX:
         return self.start()
 
