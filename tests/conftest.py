@@ -73,3 +73,12 @@ def writer(fake_x, isolated):
     The database is config/threadbot.db; the keys are in config/.env."""
     write_writer_folder(isolated, fake_x.base_url, fake_x.credentials())
     return isolated
+
+
+@pytest.fixture
+def fake_mastodon():
+    """A fake Mastodon server on 127.0.0.1, for the duration of one test."""
+    from threadbot.testing.fake_mastodon import FakeMastodon
+
+    with FakeMastodon.running() as server:
+        yield server
