@@ -232,9 +232,8 @@ class PlatformSpec:
             instance does; X's are ``default_limits``, the same for everyone).
         extra: the pip extra that installs the platform's library, if any.
 
-    A platform module must import without its client library (import it where the
-    client is made), so that drafts can be previewed for an account whose library
-    is not installed.
+    A platform module imports its client library; ``threadbot.platforms.spec``
+    turns a missing one into a message naming the pip extra that installs it.
     """
 
     name: str

@@ -848,6 +848,27 @@ def _make_client(account: Any, secrets: Mapping[str, str], timeout: float) -> Ma
                           account=account.name)
 
 
+def _login(account: Any, *, ask: Any, say: Any, timeout: float = 30.0) -> dict[str, str]:
+    """The ``accounts login`` walk-through for one account: register threadbot as an
+    app on the account's instance, show the authorization page's address, read the
+    code the writer pastes, and exchange it for an access token. Returns
+    ``{"access_token": token}``; the token is never shown."""
+    base = account.api_base_url
+    host = _host(base)
+    client_id, client_secret = register_app(base, timeout=timeout)
+    url = authorization_url(base, client_id, client_secret, timeout=timeout)
+    say(f"1. Open this address in your browser, signed in to {host} as the account that "
+        f"'{account.name}' should post as:\n\n   {url}\n")
+    say("2. Approve threadbot (it asks to read and write posts). The page then shows a "
+        "code.")
+    code = ask("3. Paste the code here")
+    if not code.strip():
+        raise AuthError("no code was pasted, so nothing was saved. Run `threadbot accounts "
+                        f"login {account.name}` again and paste the code {host} shows.")
+    return {"access_token": exchange_code(base, client_id, client_secret, code,
+                                          timeout=timeout)}
+
+
 SPEC = PlatformSpec(
     name=PLATFORM,
     title="Mastodon",
@@ -857,5 +878,8 @@ SPEC = PlatformSpec(
     make_client=_make_client,
     first_visibility="public",
     reply_visibility="unlisted",
+    content_warning=True,
+    server_limits=True,
     extra="mastodon",
+    login=_login,
 )
