@@ -354,15 +354,17 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
     config = load_config(ctx.obj["config_path"])
     thread = posting.get_thread(config, thread_id)
     up = thread.posted_count
-    if thread.status.value not in ("posted", "partial", "deleting", "failed") or not up:
-        if thread.status.value == "deleted":
-            click.echo(f"Thread {thread_id} is already deleted.")
-            return
+    if thread.status.value == "deleted":
+        click.echo(f"Thread {thread_id} is already deleted.")
+        return
+    deleting = thread.status.value == "deleting"  # stopped part-way: go on
+    if thread.status.value not in ("posted", "partial", "failed", "deleting") or not (
+            up or deleting):
         from .store import StateError
 
         raise StateError(thread_id, thread.status, "deleted")
     where = f" {thread.url}" if thread.url else ""
-    if not _confirm(f"Delete the {up} post{'s' if up > 1 else ''} of thread {thread_id} "
+    if up and not _confirm(f"Delete the {up} post{'s' if up > 1 else ''} of thread {thread_id} "
                     f"(account '{thread.account}'){where}? This cannot be undone.", yes):
         click.echo("Nothing was deleted.")
         return
