@@ -317,7 +317,7 @@ class XFake(PlatformFake):
         return out
 
     def post_url(self, server: FakeX, post_id: str) -> str:
-        return f"https://x.com/{server.account().username}/status/{post_id}"
+        return f"{server.base_url}/{server.account().username}/status/{post_id}"
 
     def create_text(self, request: Any) -> str | None:
         return request.json.get("text") if isinstance(request.json, dict) else None

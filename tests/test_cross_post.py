@@ -140,7 +140,7 @@ def test_platform_without_account_counts_500_and_says_so(capsys, isolated):
     result = run_cli(capsys, "preview", path, "--platform", "mastodon", "--json")
     shown = json.loads(result.out)
     assert shown["limit"] == 500 and shown["account"] is None
-    assert "usual limits (500 characters a post)" in shown["warnings"][0]
+    assert "Mastodon's usual limit (500 characters a post)" in shown["warnings"][0]
 
 
 def test_content_warning_counts_against_every_post_and_is_ignored_on_x(capsys, isolated,
@@ -184,7 +184,7 @@ def test_one_draft_posts_to_x_and_mastodon_together(capsys, isolated, servers):
     path = draft(isolated, front="account: [main, fedi]\nlang: en\n")
     result = run_cli(capsys, "post", path, "--yes")
     assert result.code == 0, result.err
-    assert "'main': thread 1 is up: https://x.com/" in result.out
+    assert f"'main': thread 1 is up: {x.base_url}/threadbot_test/status/" in result.out
     assert f"'fedi': thread 2 is up: {masto.base_url}/@threadbot_test/" in result.out
 
     on_x = x.posts()
@@ -337,3 +337,129 @@ def test_accounts_login_through_the_cli_as_a_writer_would(isolated, servers):
     token = dict(line.split("=", 1) for line in env_file.read_text().splitlines())[
         "MASTODON_ACCESS_TOKEN"]
     assert token and token not in out + err + "".join(lines)
+
+
+# --------------------------------------------------------------------------- walkthrough
+
+
+def test_a_key_written_twice_in_the_config_is_refused(capsys, isolated):
+    (isolated / "config").mkdir()
+    (isolated / "config" / "threadbot.yaml").write_text(
+        "accounts:\n  main:\n    platform: x\n"
+        "accounts:\n  other:\n    platform: x\n", encoding="utf-8")
+    result = run_cli(capsys, "accounts")
+    assert result.code == int(ExitCode.CONFIG)
+    assert "threadbot.yaml:4:" in result.err and "lines 1 and 4" in result.err
+
+
+def test_preview_says_how_mastodon_posts_go_out(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto, extra="    reply_visibility: direct\n")
+    path = draft(isolated, front="cw: Grief\nlang: en\n")
+    result = run_cli(capsys, "preview", path, "--account", "fedi")
+    assert result.code == 0, result.err
+    assert ("first post public, replies direct · language en · content warning “Grief” on "
+            "every post") in result.out
+    assert "only accounts mentioned in them will see them" in result.out
+
+
+def test_without_mastodon_py_previews_work_and_posting_says_how_to_install(isolated,
+                                                                           servers):
+    import subprocess
+    import sys
+
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    path = draft(isolated)
+    blocked = ("import sys; sys.modules['mastodon'] = None; sys.argv[0] = 'threadbot'\n"
+               "from threadbot.cli import run\nrun()\n")
+
+    def threadbot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", blocked, *args], cwd=isolated,
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    preview = threadbot("preview", path, "--account", "fedi")
+    assert preview.returncode == 0, preview.stderr
+    assert threadbot("post", path, "--account", "main", "--yes").returncode == 0
+    post = threadbot("post", path, "--account", "fedi", "--yes")
+    assert post.returncode == int(ExitCode.CONFIG)
+    assert "needs the Mastodon.py library" in post.stderr and "-m pip install" in post.stderr
+    assert "Traceback" not in post.stderr and masto.posts() == []
+
+
+def test_login_never_replaces_a_token_another_account_uses(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto, extra=(
+        f"  fedi-rehearsal:\n    platform: mastodon\n    api_base_url: {masto.base_url}\n"))
+    before = (isolated / "config" / ".env").read_text()
+    result = run_cli(capsys, "accounts", "login", "fedi-rehearsal", stdin=b"code\n")
+    assert result.code == int(ExitCode.USAGE)
+    assert "account 'fedi' uses too" in result.err and "env: {access_token:" in result.err
+    assert (isolated / "config" / ".env").read_text() == before
+    assert not [r for r in masto.requests if r.path == "/api/v1/apps"]
+
+
+def test_a_deleted_thread_leaves_the_draft_free_to_post_again(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    path = draft(isolated)
+    assert run_cli(capsys, "post", path, "--account", "fedi", "--yes").code == 0
+    deleted = run_cli(capsys, "delete", "1", "--yes")
+    assert deleted.code == 0 and "Thread 1 is deleted (4 posts taken down)" in deleted.out
+    assert masto.posts() == [] and len(masto.posts(include_deleted=True)) == 4
+    again = run_cli(capsys, "post", path, "--account", "fedi", "--yes")
+    assert again.code == 0, again.err
+    assert "Thread 2 is up" in again.out and len(masto.posts()) == 4
+
+
+def test_delete_of_a_queued_thread_points_to_cancel(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    assert run_cli(capsys, "queue", draft(isolated), "--at", "+1h").code == 0
+    result = run_cli(capsys, "delete", "1", "--yes")
+    assert result.code == int(ExitCode.USAGE) and "`threadbot cancel 1`" in result.err
+    refused = run_cli(capsys, "delete", "1")  # no terminal: says what --yes is for
+    assert "Add --yes to delete without being asked" not in refused.err  # queued: no question
+
+
+def test_platform_and_account_must_agree(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    result = run_cli(capsys, "preview", draft(isolated), "--platform", "mastodon",
+                     "--account", "main")
+    assert result.code == int(ExitCode.USAGE) and "account 'main', which posts to x" in result.err
+
+
+def test_accounts_check_checks_every_default_account_and_the_env_file_mode(capsys, isolated,
+                                                                          servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    config = isolated / "config" / "threadbot.yaml"
+    config.write_text(config.read_text().replace("default_account: main",
+                                                 "default_account: [main, fedi]"))
+    env = isolated / "config" / ".env"
+    env.chmod(0o644)
+    result = run_cli(capsys, "accounts", "check")
+    assert result.code == 0, result.err
+    assert "main: signed in to X as @threadbot_test" in result.out
+    assert "fedi: signed in to Mastodon as @threadbot_test@127.0.0.1" in result.out
+    assert f"chmod 600 {Path('config') / '.env'}" in result.err
+    env.chmod(0o600)
+    assert "chmod" not in run_cli(capsys, "accounts", "check").err
+
+
+def test_login_refuses_plain_http_and_a_server_that_is_not_mastodon(capsys, isolated,
+                                                                    servers):
+    x, masto = servers
+    folder_for(isolated, x, masto, token="")
+    config = isolated / "config" / "threadbot.yaml"
+    text = config.read_text()
+    config.write_text(text.replace(masto.base_url, "http://mastodon.example"))
+    result = run_cli(capsys, "accounts", "login", "fedi", stdin=b"code\n")
+    assert result.code == int(ExitCode.CONFIG) and "without https" in result.err
+    config.write_text(text.replace(masto.base_url, x.base_url))  # the fake X answers
+    result = run_cli(capsys, "accounts", "login", "fedi", stdin=b"code\n")
+    assert result.code == int(ExitCode.CONFIG), result.err
+    assert "does not answer like a Mastodon instance" in result.err
+    assert "'api_base_url' of account 'fedi'" in result.err

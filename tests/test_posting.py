@@ -51,7 +51,8 @@ def test_posts_example_draft_as_chain_with_images_and_alt_text(capsys, writer, f
     media = fake_x.media(media_posts[0].media_ids[0])[0]
     assert media.alt_text.startswith("A desk by a window")
     assert media.data == (DRAFTS / "images" / "desk.png").read_bytes()
-    url = f"https://x.com/threadbot_test/status/{posts[0].id}"
+    # A fake X stands in: its own address, never a real post on x.com.
+    url = f"{fake_x.base_url}/threadbot_test/status/{posts[0].id}"
     assert url in result.out and thread.url == url
 
 
@@ -207,7 +208,8 @@ def test_list_and_show(capsys, writer, fake_x):
     assert run_cli(capsys, "list").out.startswith("No threads yet")
     run_cli(capsys, "post", draft(writer, "d.md", PARAGRAPHS), "--yes")
     listed = run_cli(capsys, "list")
-    assert "posted" in listed.out and "4/4" in listed.out and "https://x.com/" in listed.out
+    assert "posted" in listed.out and "4/4" in listed.out
+    assert f"{fake_x.base_url}/threadbot_test/status/" in listed.out
     shown = run_cli(capsys, "show", "1")
     assert "Reflection number 3" in shown.out and "[4] posted id" in shown.out
 

@@ -148,7 +148,7 @@ def test_queue_refuses_a_posted_draft_unless_again(capsys, writer, fake_x):
     assert run_cli(capsys, "post", path, "--yes").code == 0
     result = run_cli(capsys, "queue", path, "--at", "+1h")
     assert result.code == int(ExitCode.ALREADY_POSTED)
-    assert "--again" in result.err and "https://x.com/" in result.err
+    assert "--again" in result.err and f"{fake_x.base_url}/threadbot_test/status/" in result.err
     assert run_cli(capsys, "queue", path, "--at", "+1h", "--again").code == 0
 
 

@@ -32,6 +32,19 @@ def dotenv_path(config: Config) -> Path:
     return config.folder / ".env"
 
 
+def dotenv_warning(config: Config) -> str | None:
+    """A warning when the ``.env`` holding secrets can be read by other users."""
+    path = dotenv_path(config)
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (f"{path} can be read by other users of this machine, and it holds your keys: "
+                f"run `chmod 600 {path}`.")
+    return None
+
+
 def _environment(config: Config) -> dict[str, str]:
     values: dict[str, str] = {}
     path = dotenv_path(config)

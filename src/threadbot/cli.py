@@ -210,11 +210,11 @@ def _platform_title(account) -> str:
     return spec(account.platform).title
 
 
-def _confirm(question: str, yes: bool) -> bool:
+def _confirm(question: str, yes: bool, *, verb: str = "post") -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError("there is no terminal to ask for confirmation. Add --yes to post "
+        raise UsageError(f"there is no terminal to ask for confirmation. Add --yes to {verb} "
                          "without being asked.")
     return click.confirm(question, default=False, err=True)
 
@@ -316,8 +316,10 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
             images = f", {len(result.media)} image(s) with alt text" if result.media else ""
             verdict = ("one connected chain" if result.chain_ok
                        else "NOT a connected chain (a bug)")
-            click.echo(f"Rehearsal done for '{result.account}': {len(result.thread.posts)} "
-                       f"posts{images}, posted to a fake {title} on this machine as {verdict}. "
+            count = len(result.thread.posts)
+            click.echo(f"Rehearsal done for '{result.account}': {count} "
+                       f"post{'s' if count != 1 else ''}{images}, posted to a fake {title} "
+                       f"on this machine as {verdict}. "
                        f"Nothing was sent to {title}.")
     if not all(result.chain_ok for result in results):
         raise ThreadbotError("the rehearsal did not produce a connected chain. Please report "
@@ -331,7 +333,7 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
 def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     """Finish thread ID, broken off part-way, from its first post not yet up.
 
-    A post whose request was sent but never answered is looked for on X first,
+    A post whose request was sent but never answered is looked for on the platform first,
     so that nothing is posted twice.
     """
     config = load_config(ctx.obj["config_path"])
@@ -358,6 +360,9 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
         click.echo(f"Thread {thread_id} is already deleted.")
         return
     deleting = thread.status.value == "deleting"  # stopped part-way: go on
+    if thread.status.value == "queued":
+        raise UsageError(f"thread {thread_id} is queued, not posted: nothing to delete. "
+                         f"`threadbot cancel {thread_id}` takes it out of the queue.")
     if thread.status.value not in ("posted", "partial", "failed", "deleting") or not (
             up or deleting):
         from .store import StateError
@@ -365,7 +370,8 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
         raise StateError(thread_id, thread.status, "deleted")
     where = f" {thread.url}" if thread.url else ""
     if up and not _confirm(f"Delete the {up} post{'s' if up > 1 else ''} of thread {thread_id} "
-                    f"(account '{thread.account}'){where}? This cannot be undone.", yes):
+                    f"(account '{thread.account}'){where}? This cannot be undone.", yes,
+                           verb="delete"):
         click.echo("Nothing was deleted.")
         return
 
@@ -382,7 +388,7 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the recorded threads, newest first: status (queued, posting, partial,
-    posted, failed, missed, cancelled), time and URL."""
+    posted, failed, missed, cancelled, deleting, deleted), time and URL."""
     from . import posting
     from .schedule import draft_changed
 
@@ -401,7 +407,8 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                    "`threadbot queue DRAFT`.")
         return
     zone = config.zone()
-    click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<10} {'time':<20} "
+    width = max([10, *(len(t.account) for t in threads)])
+    click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<{width}} {'time':<20} "
                "title and URL")
     for t in threads:
         title = t.title or t.draft_path
@@ -409,7 +416,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
         when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
         posts = f"{t.posted_count}/{len(t.posts)}"
-        click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<10} {when:<20} "
+        click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<{width}} {when:<20} "
                    f"{title}  {t.url or ''}".rstrip())
         if t.status.value == "queued" and draft_changed(t):
             click.echo("        ! the draft changed since it was queued: run `threadbot queue "
@@ -495,8 +502,8 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
         count = len(thread.posts)
         click.echo(f"{verb} thread {thread.id} ({count} post{'s' if count > 1 else ''}, "
                    f"account '{thread.account}') for {queued.when}.")
-    click.echo("The daemon posts it then: run `threadbot daemon` (or `threadbot daemon --once` "
-               "from cron).")
+    click.echo(f"The daemon posts {'them' if len(results) > 1 else 'it'} then: run `threadbot "
+               "daemon` (or `threadbot daemon --once` from cron).")
 
 
 @cli.command("slots")
@@ -615,29 +622,40 @@ def accounts_group(ctx: click.Context) -> None:
         click.echo(f"{account.name}{default}  {account.platform}  "
                    f"{shown_url(account.api_base_url)}  "
                    f"{keys}")
+    from .accounts import dotenv_warning
+
+    warning = dotenv_warning(config)
+    if warning:
+        click.echo(f"Note: {warning}", err=True)
 
 
 @accounts_group.command("check")
 @click.argument("name", required=False, metavar="[NAME]")
 @click.pass_context
 def accounts_check(ctx: click.Context, name: str | None) -> None:
-    """Sign in as account NAME (default: the default account), print its @handle,
+    """Sign in as account NAME (default: each default account), print its @handle,
     and read its server's limits again (a Mastodon instance's)."""
     from . import posting
+    from .accounts import dotenv_warning
     from .platforms import spec
 
     config = load_config(ctx.find_root().obj["config_path"])
-    checked = posting.check_account(config, name)
-    platform = spec(checked.account.platform)
-    click.echo(f"{checked.account.name}: signed in to {platform.title} as "
-               f"{checked.identity.shown} (user id {checked.identity.account_id}).")
-    if platform.server_limits:
-        limits = checked.limits
-        url = (f", URLs count {limits.characters_reserved_per_url}"
-               if limits.characters_reserved_per_url else "")
-        click.echo(f"  Its server takes posts of up to {limits.max_characters} characters"
-                   f"{url}, {limits.max_media} images a post, alt text up to "
-                   f"{limits.max_alt} characters.")
+    names = [name] if name else list(config.default_accounts or (config.default_account,))
+    for each in names:
+        checked = posting.check_account(config, each)
+        platform = spec(checked.account.platform)
+        click.echo(f"{checked.account.name}: signed in to {platform.title} as "
+                   f"{checked.identity.shown} (user id {checked.identity.account_id}).")
+        if platform.server_limits:
+            limits = checked.limits
+            url = (f", URLs count {limits.characters_reserved_per_url}"
+                   if limits.characters_reserved_per_url else "")
+            click.echo(f"  Its server takes posts of up to {limits.max_characters} characters"
+                       f"{url}, {limits.max_media} images a post, alt text up to "
+                       f"{limits.max_alt} characters.")
+    warning = dotenv_warning(config)
+    if warning:
+        click.echo(f"Note: {warning}", err=True)
 
 
 @accounts_group.command("login")
@@ -654,8 +672,13 @@ def accounts_login(ctx: click.Context, name: str) -> None:
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "
-               f"Signed in as {result.identity.shown}. Next: `threadbot preview DRAFT "
-               f"--account {name}`.")
+               f"Signed in as {result.identity.shown}.")
+    if result.limits is not None:
+        click.echo(f"Its server takes posts of up to {result.limits.max_characters} "
+                   "characters; previews for this account count with that.")
+    for note in result.notes:
+        click.echo(f"Note: {note}")
+    click.echo(f"Next: `threadbot preview DRAFT --account {name}`.")
 
 
 @cli.command("init")

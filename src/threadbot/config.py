@@ -245,6 +245,7 @@ def load_yaml_mapping(
         ) from None
     finally:
         loader.dispose()
+    _refuse_duplicate_keys(node, path=path, first_line=first_line, what=what, error=error)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -256,6 +257,29 @@ def load_yaml_mapping(
     result = LocatedMapping(data)
     result.lines = _key_lines(node, first_line)
     return result
+
+
+def _refuse_duplicate_keys(node: Any, *, path: str, first_line: int, what: str,
+                           error: type[ThreadbotError]) -> None:
+    """YAML lets a later key silently replace an earlier one (a second ``accounts:``
+    drops the first); threadbot refuses it, naming both lines."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            line = first_line + key_node.start_mark.line
+            name = str(key_node.value)
+            if name in seen:
+                raise error(
+                    f"'{name}' appears twice in the {what} (lines {seen[name]} and {line}); "
+                    "the second would silently replace the first. Merge them into one.",
+                    path=path, line=line)
+            seen[name] = line
+            _refuse_duplicate_keys(value_node, path=path, first_line=first_line, what=what,
+                                   error=error)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path=path, first_line=first_line, what=what,
+                                   error=error)
 
 
 def _key_lines(node: Any, first_line: int, prefix: str = "") -> dict[str, int]:

@@ -129,13 +129,22 @@ def preview_threads(config: Config, draft_path: str, *, accounts: list[str] | No
     if not accounts and wanted and "account" not in draft.front_matter:
         thread = compose(draft, config=config, platform=wanted, **overrides)
         if spec_has_server_limits(wanted):
+            usual = spec(wanted).default_limits.max_characters
             thread.warnings.insert(0, (
-                f"counted with {wanted}'s usual limits ({thread.limit} characters a post); "
-                "an account's own server may allow more: preview with --account NAME to "
-                "count with its limits."))
+                f"counted with {spec(wanted).title}'s usual limit ({usual} characters a "
+                "post); an account's own server may allow more: preview with --account NAME "
+                "to count with its limits."))
         return [thread]
+    chosen = draft_accounts(config, draft, accounts)
+    if platform:
+        other = [a.name for a in chosen if a.platform != platform]
+        if other:
+            raise UsageError(f"--platform {platform} does not match account "
+                             f"'{other[0]}', which posts to {config.account(other[0]).platform}."
+                             " Leave out --platform: an account's thread is always counted "
+                             "for its own platform.")
     return [compose_for(config, draft, account, fetch=False, **overrides)
-            for account in draft_accounts(config, draft, accounts)]
+            for account in chosen]
 
 
 def spec_has_server_limits(platform: str) -> bool:
@@ -344,6 +353,13 @@ def check_account(config: Config, name: str | None = None) -> AccountCheck:
         except AuthError as error:
             raise AuthError(_auth_help(config, account, platform.title),
                             status=error.status, detail=error.detail) from None
+        except PlatformError as error:
+            if error.status in (404, 405, 501):
+                raise ConfigError(
+                    f"{account.api_base_url} does not answer like a {platform.title} server "
+                    f"({error.status} when asked who the account is). Check 'api_base_url' of "
+                    f"account '{account.name}' in the config.") from None
+            raise
     limits = account_limits(config, account, refresh=True)
     return AccountCheck(account, identity, limits or platform.default_limits)
 
@@ -365,16 +381,23 @@ def _auth_help(config: Config, account: Account, title: str) -> str:
 class Login:
     path: Path  # the .env file the secrets were saved in
     identity: Identity
+    limits: Limits | None  # the server's limits, read while signing in
+    # Things the writer should know: another account using the same variable, or the
+    # environment overriding what was saved.
+    notes: tuple[str, ...] = ()
 
 
 def login(config: Config, name: str, *, ask: Callable[[str], str],
           say: Callable[[str], None]) -> Login:
     """Walk the writer through getting account ``name``'s secrets on its server
     (Mastodon: register an app, open the authorization URL, paste the code), check
-    them by signing in, and save them in the ``.env`` beside the config (mode
-    0600). ``ask(prompt)`` returns what the writer typed; ``say(text)`` shows text.
-    The secrets are never shown. Raises ``UsageError`` for a platform without
-    such a flow, ``AuthError`` when the server refuses."""
+    them by signing in, save them in the ``.env`` beside the config (mode 0600), and
+    read the server's limits. ``ask(prompt)`` returns what the writer typed;
+    ``say(text)`` shows text. The secrets are never shown. Raises ``UsageError`` for
+    a platform without such a flow, ``AuthError`` when the server refuses,
+    ``ConfigError`` when ``api_base_url`` is not such a server."""
+    import os
+
     from .accounts import save_secret
 
     account = config.account(name)
@@ -384,13 +407,46 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
         raise UsageError(f"{platform.title} has no sign-in from threadbot: create the keys in "
                          f"its developer portal and put {names} in "
                          f"{config.folder / '.env'} (one NAME=value a line).")
+    from .accounts import _environment
+
+    known = _environment(config)
+    for key, variable in account.env.items():
+        sharing = [other.name for other in config.accounts.values()
+                   if other.name != account.name and variable in other.env.values()]
+        if sharing and known.get(variable):
+            raise UsageError(
+                f"account '{account.name}' reads {variable}, which account '{sharing[0]}' "
+                "uses too and which is already set: logging in would replace its token. "
+                f"Give '{account.name}' a variable of its own in the config (under the "
+                f"account: env: {{{key}: {account.name.upper().replace('-', '_')}_TOKEN}}), "
+                "then log in again.")
     secrets = platform.login(account, ask=ask, say=say)
     with platform.make_client(account, secrets, config.posting.timeout_seconds) as client:
         identity = client.me()
     path = config.folder / ".env"
+    notes = []
     for key, value in secrets.items():
-        path = save_secret(config, account.env[key], value)
-    return Login(path=path, identity=identity)
+        variable = account.env[key]
+        path = save_secret(config, variable, value)
+        sharing = [other.name for other in config.accounts.values()
+                   if other.name != account.name and variable in other.env.values()]
+        if sharing:
+            one = len(sharing) == 1
+            notes.append(f"{', '.join(repr(n) for n in sharing)} also read{'s' if one else ''} "
+                         f"{variable}, so {'it' if one else 'they'} now use this token too. "
+                         f"To keep them apart, give '{account.name}' its own "
+                         f"variable in the config (env: {{{key}: SOME_NAME}}) and log in again.")
+        if os.environ.get(variable) and os.environ[variable] != value:
+            notes.append(f"{variable} is also set in your environment, which wins over "
+                         f"{path.name}: unset it (unset {variable}) so that the token just "
+                         "saved is used.")
+    limits = None
+    if platform.server_limits:
+        try:
+            limits = account_limits(config, account, refresh=True)
+        except PlatformError:
+            limits = None  # signed in; `accounts check` reads them later
+    return Login(path=path, identity=identity, limits=limits, notes=tuple(notes))
 
 
 def _shape_hints(config: Config, account: Account) -> str:

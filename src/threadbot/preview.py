@@ -22,6 +22,22 @@ def headline(thread: Thread) -> str:
             f"limit {thread.limit} per post")
 
 
+def options_line(thread: Thread) -> str | None:
+    """The platform settings the posts go out with (Mastodon: visibility, language,
+    content warning), or None when there are none to tell."""
+    options = thread.options
+    parts = []
+    if "visibility" in options:
+        parts.append(f"first post {options['visibility']}, replies "
+                     f"{options.get('reply_visibility', options['visibility'])}")
+    if "language" in options:
+        parts.append(f"language {options['language']}")
+    if "content_warning" in options:
+        parts.append(f"content warning “{options['content_warning']}” on every post "
+                     "(it counts against each post's limit)")
+    return " · ".join(parts) or None
+
+
 def summary_line(thread: Thread, post_price: float, url_price: float) -> str:
     """One line per account at the end of a preview: posts, warnings, cost on X."""
     name = PLATFORM_NAMES[thread.platform]
@@ -54,6 +70,9 @@ def render_json(thread: Thread, out: TextIO) -> None:
 def render_plain(thread: Thread, out: TextIO, *, cost: str | None, dry_run: bool = True) -> None:
     total = len(thread.posts)
     out.write(headline(thread) + "\n")
+    settings = options_line(thread)
+    if settings:
+        out.write(settings + "\n")
     for post in thread.posts:
         over = "  OVER THE LIMIT" if post.length > thread.limit else ""
         out.write(f"\n--- post {post.index}/{total} · {post.length}/{thread.limit}{over} ---\n")
@@ -104,6 +123,9 @@ def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = Tr
 
     total = len(thread.posts)
     console.print(Text(headline(thread), style="bold"))
+    settings = options_line(thread)
+    if settings:
+        console.print(Text(settings, style="dim"))
     for post in thread.posts:
         colour = "red" if post.length > thread.limit else (
             "yellow" if post.length > thread.limit * 0.95 else "green")

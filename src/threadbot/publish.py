@@ -341,7 +341,9 @@ def draft_location(source: str) -> str:
 def earlier_thread(store: Store, thread: Thread, account: str) -> StoredThread | None:
     """The thread this same draft already became for this account: a posted one
     first (never post twice by accident), else the latest unfinished one."""
-    earlier = store.threads_for_draft(thread.content_hash, account)
+    # A thread taken down with `threadbot delete` is gone: the draft may be posted anew.
+    earlier = [t for t in store.threads_for_draft(thread.content_hash, account)
+               if t.status is not ThreadStatus.DELETED]
     posted = [t for t in earlier if t.status is ThreadStatus.POSTED]
     if posted:
         return posted[-1]

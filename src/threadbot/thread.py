@@ -146,10 +146,13 @@ def compose(
     warning = options.get("content_warning")
     if warning:
         # Mastodon counts the content warning with the text of every post.
-        room = profile.limit - profile.measure(warning)
+        size = profile.measure(warning)
+        room = profile.limit - size
         if room < 50:
-            raise DraftError(f"the content warning is {profile.measure(warning)} characters, "
-                             f"leaving {room} of {profile.limit} for each post. Shorten 'cw'.",
+            left = f"leaving only {room}" if room > 0 else "leaving nothing"
+            raise DraftError(f"the content warning is {size} characters long, {left} of the "
+                             f"{profile.limit} a post may have (the warning counts against "
+                             "each post). Shorten 'cw' to a few words.",
                              path=draft.source, line=draft.front_matter_lines.get("cw"))
         profile = get_profile(chosen, limit=room, url_length=profile.url_length)
 
@@ -235,6 +238,9 @@ def _post_options(draft: Draft, platform: str, account: Account | None
             value = front.get(key) or (getattr(account, key, None) if account else None)
             if value:
                 options[key] = value
+        if options.get("reply_visibility") == "direct":
+            notes.append("replies are 'direct': only accounts mentioned in them will see them, "
+                         "so readers of the first post will not see the rest of the thread.")
     else:
         for key in ("visibility", "reply_visibility"):
             if key in front:

@@ -39,17 +39,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from mastodon import Mastodon
-from mastodon.errors import (
-    MastodonAPIError,
-    MastodonError,
-    MastodonIllegalArgumentError,
-    MastodonIOError,
-    MastodonNetworkError,
-    MastodonNotFoundError,
-    MastodonRatelimitError,
-    MastodonVersionError,
-)
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ..errors import ConfigError, MediaError
@@ -63,6 +52,29 @@ from .base import (
     PostRef,
     RemotePost,
 )
+
+try:
+    from mastodon import Mastodon
+    from mastodon.errors import (
+        MastodonAPIError,
+        MastodonError,
+        MastodonIllegalArgumentError,
+        MastodonIOError,
+        MastodonNetworkError,
+        MastodonNotFoundError,
+        MastodonRatelimitError,
+        MastodonVersionError,
+    )
+except ImportError:  # the `mastodon` extra is not installed: previews still work
+    Mastodon = None
+
+    class MastodonError(Exception):  # type: ignore[no-redef]
+        """Stands in for Mastodon.py's errors when it is not installed."""
+
+    MastodonAPIError = MastodonIllegalArgumentError = MastodonIOError = MastodonError
+    MastodonNetworkError = MastodonNotFoundError = MastodonRatelimitError = MastodonError
+    MastodonVersionError = MastodonError
+
 from .errors import (
     AuthError,
     BadRequestError,
@@ -139,6 +151,17 @@ def _api(api_base_url: str, session: _Session, timeout: float, *,
         session=session,
         user_agent=USER_AGENT,
     )
+
+
+def _require_library() -> None:
+    """Posting (unlike previewing) needs Mastodon.py: say how to install it."""
+    if Mastodon is None:
+        import sys
+
+        raise ConfigError(
+            "posting to Mastodon needs the Mastodon.py library, which is not installed in "
+            f"threadbot's environment. Install it with: {sys.executable} -m pip install "
+            "'Mastodon.py>=2.1,<3' (or install threadbot with its [mastodon] extra).")
 
 
 def _base_url(api_base_url: str) -> str:
@@ -530,6 +553,7 @@ class MastodonClient(PlatformClient):
 
     def __init__(self, access_token: str, api_base_url: str, timeout: float = 30.0, *,
                  account: str | None = None, processing_timeout: float | None = None) -> None:
+        _require_library()
         self.api_base_url = _base_url(api_base_url)
         self.host = _host(self.api_base_url)
         self.timeout = timeout
@@ -764,6 +788,7 @@ def register_app(api_base_url: str, *, app_name: str = "threadbot",
     (``NetworkError`` when the instance cannot be reached, ``BadRequestError``
     when it refuses).
     """
+    _require_library()
     base = _base_url(api_base_url)
     session = _Session()
     errors = _Errors(base, session, timeout)
@@ -792,6 +817,7 @@ def authorization_url(api_base_url: str, client_id: str, client_secret: str, *,
     """The page where the account's owner approves threadbot and is shown a code
     (``GET /oauth/authorize``, or the instance's ``authorization_endpoint`` from
     ``/.well-known/oauth-authorization-server``)."""
+    _require_library()
     base = _base_url(api_base_url)
     session = _Session()
     errors = _Errors(base, session, timeout, hidden=(client_secret,))
@@ -812,6 +838,7 @@ def exchange_code(api_base_url: str, client_id: str, client_secret: str, code: s
     Raises ``AuthError`` when the instance does not accept the code (wrong,
     already used or expired) or grants less than ``read write``.
     """
+    _require_library()
     base = _base_url(api_base_url)
     session = _Session()
     errors = _Errors(base, session, timeout, hidden=(client_secret, code, code.strip()))
@@ -852,10 +879,29 @@ def _login(account: Any, *, ask: Any, say: Any, timeout: float = 30.0) -> dict[s
     """The ``accounts login`` walk-through for one account: register threadbot as an
     app on the account's instance, show the authorization page's address, read the
     code the writer pastes, and exchange it for an access token. Returns
-    ``{"access_token": token}``; the token is never shown."""
+    ``{"access_token": token}``; the token is never shown.
+
+    Raises ``ConfigError`` when ``api_base_url`` does not answer like a Mastodon
+    instance, ``AuthError`` when the code is refused, and the other
+    ``PlatformError`` classes when the instance cannot be reached."""
     base = account.api_base_url
     host = _host(base)
-    client_id, client_secret = register_app(base, timeout=timeout)
+    again = f"Run `threadbot accounts login {account.name}` again"
+    if base.startswith("http://") and urlsplit(base).hostname not in (
+            "127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"account '{account.name}' has api_base_url {base}, without https: the access "
+            "token would travel unencrypted. Use the instance's https:// address.")
+    try:
+        client_id, client_secret = register_app(base, timeout=timeout)
+    except (RejectedError, AuthError, ServerError) as error:
+        if error.status in (401, 403, 404, 405, 501):
+            raise ConfigError(
+                f"{base} does not answer like a Mastodon instance (it answered "
+                f"{error.status} when asked to register threadbot). Check 'api_base_url' of "
+                f"account '{account.name}' in the config: it must be just the instance's "
+                "address, e.g. https://mastodon.social.") from None
+        raise
     url = authorization_url(base, client_id, client_secret, timeout=timeout)
     say(f"1. Open this address in your browser, signed in to {host} as the account that "
         f"'{account.name}' should post as:\n\n   {url}\n")
@@ -863,10 +909,18 @@ def _login(account: Any, *, ask: Any, say: Any, timeout: float = 30.0) -> dict[s
         "code.")
     code = ask("3. Paste the code here")
     if not code.strip():
-        raise AuthError("no code was pasted, so nothing was saved. Run `threadbot accounts "
-                        f"login {account.name}` again and paste the code {host} shows.")
-    return {"access_token": exchange_code(base, client_id, client_secret, code,
-                                          timeout=timeout)}
+        raise AuthError(f"no code was pasted, so nothing was saved. {again} and paste the "
+                        f"code {host} shows.", platform=PLATFORM)
+    try:
+        token = exchange_code(base, client_id, client_secret, code, timeout=timeout)
+    except AuthError as error:
+        said = f" ({error.detail.rstrip('.')})" if error.detail else ""
+        raise AuthError(
+            f"Mastodon at {host} did not accept the code{said}, so nothing was saved. A code "
+            f"works once and only for a few minutes: {again}, approve threadbot and paste "
+            "the new code straight away.", platform=PLATFORM, status=error.status,
+            detail=error.detail) from None
+    return {"access_token": token}
 
 
 SPEC = PlatformSpec(

@@ -612,8 +612,16 @@ class XPlatformClient(PlatformClient):
                     options: PostOptions) -> PostRef:
         post_id = self.client.create_post(text, reply_to=reply_to.id if reply_to else None,
                                           media_ids=media_ids)
-        url = f"https://x.com/{self._handle}/status/{post_id}" if self._handle else None
+        url = self._url(self._handle, post_id) if self._handle else None
         return PostRef(id=post_id, url=url)
+
+    def _url(self, handle: str, post_id: str) -> str:
+        # Posts on a stand-in (a fake X for rehearsals) get that server's address, so a
+        # rehearsal's links never lead to someone's real post on x.com.
+        base = self.client.api_base_url
+        if base.rstrip("/") in _TWEEPY_HOSTS:
+            base = "https://x.com"
+        return f"{base}/{handle}/status/{post_id}"
 
     def recent_posts(self, identity: Identity, *, since: datetime | None = None,
                      max_results: int = 100) -> list[RemotePost]:
@@ -634,7 +642,7 @@ class XPlatformClient(PlatformClient):
         return Allowance(remaining=limits.remaining_24h, reset_at=limits.reset_24h_at)
 
     def post_url(self, identity: Identity, ref: PostRef) -> str | None:
-        return ref.url or f"https://x.com/{identity.handle}/status/{ref.id}"
+        return ref.url or self._url(identity.handle, ref.id)
 
     def close(self) -> None:
         self.client.close()
