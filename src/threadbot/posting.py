@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -196,22 +197,28 @@ def publish_thread(config: Config, thread_id: int,
                    on_event: Callable[[Event], None] = lambda e: None) -> StoredThread:
     """Publish (or finish) a recorded thread. On a stop, the error says how far it
     got and how to go on; the thread stays resumable."""
+    with _publisher(config, thread_id, on_event) as (store, publisher):
+        try:
+            return publisher.publish(thread_id)
+        except KeyboardInterrupt:
+            done = store.thread(thread_id)
+            raise Interrupted(
+                f"stopped with {done.posted_count} of {len(done.posts)} posts up. Run "
+                f"`threadbot resume {thread_id}` to finish the thread.") from None
+        except PlatformError as error:
+            done = store.thread(thread_id)
+            error.message = _stopped(error, done)
+            raise
+
+
+@contextmanager
+def _publisher(config: Config, thread_id: int, on_event: Callable[[Event], None]
+               ) -> Iterator[tuple[Store, Publisher]]:
+    """The store and a publisher signed in as the thread's account."""
     with open_store(config) as store:
-        thread = store.thread(thread_id)
-        account = config.account(thread.account)
+        account = config.account(store.thread(thread_id).account)
         with client_for(config, account) as client:
-            publisher = Publisher(store, client, config.posting, on_event=on_event)
-            try:
-                return publisher.publish(thread_id)
-            except KeyboardInterrupt:
-                done = store.thread(thread_id)
-                raise Interrupted(
-                    f"stopped with {done.posted_count} of {len(done.posts)} posts up. Run "
-                    f"`threadbot resume {thread_id}` to finish the thread.") from None
-            except PlatformError as error:
-                done = store.thread(thread_id)
-                error.message = _stopped(error, done)
-                raise
+            yield store, Publisher(store, client, config.posting, on_event=on_event)
 
 
 @dataclass(frozen=True)
@@ -257,25 +264,20 @@ def delete_thread(config: Config, thread_id: int,
                   on_event: Callable[[Event], None] = lambda e: None) -> StoredThread:
     """Take a posted or partial thread down, last post first. Each deletion is
     recorded as it is confirmed; stopped part-way, the same call goes on."""
-    with open_store(config) as store:
-        thread = store.thread(thread_id)
-        account = config.account(thread.account)
-        with client_for(config, account) as client:
-            publisher = Publisher(store, client, config.posting, on_event=on_event)
-            try:
-                return publisher.delete(thread_id)
-            except KeyboardInterrupt:
-                done = store.thread(thread_id)
-                raise Interrupted(
-                    f"stopped with {done.deleted_count} post(s) deleted. Run "
-                    f"`threadbot delete {thread_id}` to go on.") from None
-            except PlatformError as error:
-                done = store.thread(thread_id)
-                left = done.posted_count
-                error.message = (f"Deleting thread {thread_id} stopped with {left} post(s) "
-                                 f"still up. {error.message} Run `threadbot delete "
-                                 f"{thread_id}` to go on.")
-                raise
+    with _publisher(config, thread_id, on_event) as (store, publisher):
+        try:
+            return publisher.delete(thread_id)
+        except KeyboardInterrupt:
+            done = store.thread(thread_id)
+            raise Interrupted(
+                f"stopped with {done.deleted_count} post(s) deleted. Run "
+                f"`threadbot delete {thread_id}` to go on.") from None
+        except PlatformError as error:
+            left = store.thread(thread_id).posted_count
+            error.message = (f"Deleting thread {thread_id} stopped with {left} post(s) "
+                             f"still up. {error.message} Run `threadbot delete "
+                             f"{thread_id}` to go on.")
+            raise
 
 
 def _stopped(error: PlatformError, thread: StoredThread) -> str:

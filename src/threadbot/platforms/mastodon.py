@@ -39,9 +39,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ..errors import ConfigError, MediaError
+from ._http import network_reason, was_sent
 from .base import (
     Allowance,
     Identity,
@@ -338,11 +338,11 @@ class _Errors:
 
     def network(self, err: requests.RequestException, action: str, *,
                 write: bool) -> PlatformError:
-        if not _was_sent(err):
+        if not was_sent(err):
             return NetworkError(
-                f"Could not reach Mastodon at {self.host} to {action}: {_reason(err)}. Nothing "
-                "was sent; check your internet connection and the account's api_base_url, and "
-                "try again.", platform=PLATFORM)
+                f"Could not reach Mastodon at {self.host} to {action}: "
+                f"{network_reason(err)}. Nothing was sent; check your internet connection "
+                "and the account's api_base_url, and try again.", platform=PLATFORM)
         if isinstance(err, requests.Timeout):
             what = f"no answer came within {self.timeout:g} seconds"
         elif isinstance(err, requests.exceptions.InvalidJSONError):
@@ -434,46 +434,6 @@ def _int(value: str | None) -> int | None:
 
 
 # Raised while the request is being prepared, before anything is sent.
-_UNSENDABLE = (requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
-               | requests.exceptions.InvalidSchema | requests.exceptions.InvalidHeader
-               | requests.exceptions.URLRequired)
-
-
-def _was_sent(err: requests.RequestException) -> bool:
-    """Whether the request may have reached the server (``False`` only when it surely
-    did not: DNS, connection refused, connect timeout, TLS, proxy, a malformed URL)."""
-    if isinstance(err, requests.ConnectTimeout | requests.exceptions.SSLError
-                  | requests.exceptions.ProxyError | _UNSENDABLE):
-        return False
-    if isinstance(err, requests.ConnectionError):
-        reason = err.args[0] if err.args else None
-        reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-        return not isinstance(reason, NewConnectionError | NameResolutionError
-                              | ConnectTimeoutError)
-    return True
-
-
-def _reason(err: requests.RequestException) -> str:
-    reason = err.args[0] if err.args else err
-    reason = getattr(reason, "reason", reason)
-    if isinstance(reason, NameResolutionError):
-        return "the host name could not be resolved"
-    # urllib3's NewConnectionError is a subclass of ConnectTimeoutError: test it first.
-    if isinstance(reason, NewConnectionError) and "timed out" not in str(reason):
-        return "the connection was refused (is the server at that address running?)"
-    if isinstance(reason, ConnectTimeoutError) or isinstance(err, requests.ConnectTimeout):
-        return "the connection timed out"
-    if isinstance(err, requests.exceptions.SSLError):
-        return "the secure (TLS) connection failed"
-    if isinstance(err, requests.exceptions.ProxyError):
-        return "the proxy failed"
-    if isinstance(err, requests.exceptions.InvalidHeader):
-        return "a header of the request is not valid"
-    if isinstance(err, _UNSENDABLE):
-        return "the address is not a valid URL"
-    return type(reason).__name__
-
-
 # ------------------------------------------------------------------ HTML to text
 
 

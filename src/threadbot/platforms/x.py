@@ -26,9 +26,9 @@ from typing import Any
 
 import requests
 import tweepy
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ..errors import MediaError
+from ._http import network_reason, was_sent
 from .base import (
     Allowance,
     Identity,
@@ -413,10 +413,10 @@ class XClient:
         self, err: requests.RequestException, action: str, *, write: bool
     ) -> PlatformError:
         where = shown_url(self.api_base_url)
-        if not _was_sent(err):
+        if not was_sent(err):
             return NetworkError(
-                f"Could not reach X at {where} to {action}: {_reason(err)}. Nothing was sent; "
-                "check your internet connection and try again."
+                f"Could not reach X at {where} to {action}: {network_reason(err)}. Nothing was "
+                "sent; check your internet connection and try again."
             )
         if isinstance(err, requests.Timeout):
             what = f"no answer within {self.timeout:g} seconds"
@@ -531,33 +531,6 @@ def _rate_limited(response: requests.Response, action: str, detail: str | None) 
         status=429, detail=detail, reset_at=reset_at, limit_24h=limits.limit_24h,
         remaining_24h=limits.remaining_24h, daily_cap_hit=daily,
     )
-
-
-def _was_sent(err: requests.RequestException) -> bool:
-    """Whether the request may have reached X (``False`` only when it surely did not)."""
-    # TLS and proxy failures happen before the request itself goes out.
-    if isinstance(err, requests.ConnectTimeout | requests.exceptions.SSLError
-                  | requests.exceptions.ProxyError):
-        return False
-    if isinstance(err, requests.ConnectionError):
-        reason = err.args[0] if err.args else None
-        reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-        return not isinstance(reason, NewConnectionError | NameResolutionError
-                              | ConnectTimeoutError)
-    return True
-
-
-def _reason(err: requests.RequestException) -> str:
-    reason = err.args[0] if err.args else err
-    reason = getattr(reason, "reason", reason)
-    if isinstance(reason, NameResolutionError):
-        return "the host name could not be resolved"
-    # urllib3's NewConnectionError is a subclass of ConnectTimeoutError: test it first.
-    if isinstance(reason, NewConnectionError) and "timed out" not in str(reason):
-        return "the connection was refused (is the server at that address running?)"
-    if isinstance(reason, ConnectTimeoutError) or isinstance(err, requests.ConnectTimeout):
-        return "the connection timed out"
-    return type(reason).__name__
 
 
 def _media_type(path: Path) -> str:
