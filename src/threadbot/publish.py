@@ -239,8 +239,9 @@ class Publisher:
         """This post's reference if the account already published it, else None."""
         since = post.sent_at - timedelta(minutes=5) if post.sent_at else None
         try:
-            recent = self._retrying(lambda: self.client.recent_posts(
-                identity, since=since, max_results=100))
+            matches = self._retrying(lambda: self.client.find_post(
+                identity, text=post.text, reply_to=previous,
+                idempotency_key=post.idempotency_key, since=since))
         except PlatformError as error:
             raise UncertainError(
                 f"post {post.position} of thread {thread.id} may have been published, and "
@@ -249,9 +250,6 @@ class Publisher:
                 f"run `threadbot resume {thread.id}` (it checks again before sending).",
                 may_have_posted=True,
             ) from None
-        parent = previous.id if previous else None
-        matches = [c.ref for c in recent
-                   if c.in_reply_to_id == parent and self.client.same_text(post.text, c.text)]
         # A post recorded for another thread (a draft posted again with --again) is not ours.
         taken = self.store.recorded_elsewhere([m.id for m in matches], thread.id)
         found = next((m for m in matches if m.id not in taken), None)

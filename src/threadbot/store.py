@@ -19,7 +19,6 @@ import json
 import os
 import socket
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from .errors import ExitCode, NotFoundError, StoreError, ThreadbotError
-from .platforms.base import Limits, PostRef
+from .platforms.base import Limits, PostRef, new_idempotency_key
 
 
 class ThreadStatus(StrEnum):
@@ -324,7 +323,7 @@ class Store:
             "INSERT INTO posts (thread_id, position, text, media, status, idempotency_key) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
-              PostStatus.PENDING.value, uuid.uuid4().hex)
+              PostStatus.PENDING.value, new_idempotency_key())
              for i, (text, media) in enumerate(posts, start=1)])
 
     def replace_queued(self, thread_id: int, *, content_hash: str, title: str | None,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
+import time
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -128,6 +130,23 @@ class Allowance:
     reset_at: datetime | None = None
 
 
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one post: a TID (the AT Protocol's timestamp identifier, 13
+    characters of base32-sortable: 53 bits of microseconds since 1970 and 10 random
+    bits). Unique and sortable, it serves any platform as an ``Idempotency-Key`` and
+    Bluesky as the post's record key (https://atproto.com/specs/tid)."""
+    micros = time.time_ns() // 1000
+    value = (micros << 10) | secrets.randbits(10)
+    chars = []
+    for _ in range(13):
+        chars.append(_TID_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
 def shown_url(url: str) -> str:
     """``url`` without a user name or password (a proxy URL may carry them)."""
     parts = urlsplit(url)
@@ -187,6 +206,19 @@ class PlatformClient(ABC):
     @abstractmethod
     def delete_post(self, ref: PostRef) -> None:
         """Delete one of the account's posts. A post already gone is not an error."""
+
+    def find_post(self, identity: Identity, *, text: str, reply_to: PostRef | None,
+                  idempotency_key: str, since: datetime | None = None) -> list[PostRef]:
+        """Posts of the account that may be the one sent with ``idempotency_key``
+        (for the uncertain case: a request sent whose answer never came).
+
+        By default: the account's recent posts (since ``since``) with the same text,
+        replying to ``reply_to``, newest first. A platform that can read a post by
+        the key it was created under (a Bluesky record key) reads that one instead.
+        """
+        parent = reply_to.id if reply_to else None
+        return [post.ref for post in self.recent_posts(identity, since=since, max_results=100)
+                if post.in_reply_to_id == parent and self.same_text(text, post.text)]
 
     def allowance(self) -> Allowance | None:
         """What the last answer said of the account's posting allowance (for the
