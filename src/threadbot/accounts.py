@@ -94,7 +94,8 @@ def client_for(config: Config, account: Account) -> PlatformClient:
     """A client for the account's platform, pointed at its ``api_base_url``."""
     platform = spec(account.platform)
     return platform.make_client(account, load_secrets(config, account),
-                                config.posting.timeout_seconds)
+                                config.posting.timeout_seconds,
+                                state_dir=config.database_path().parent)
 
 
 def secret_names(config: Config) -> set[str]:

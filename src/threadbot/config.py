@@ -111,6 +111,8 @@ class Account:
     # (Mastodon: public first, replies unlisted, so a thread does not flood timelines).
     visibility: str | None = None
     reply_visibility: str | None = None
+    # The account's handle, for platforms that sign in with it (Bluesky).
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -470,7 +472,7 @@ def _parse_account(name: str, body: Any, path: str, lines: dict[str, int],
         raise ConfigError(f"account '{name}' must hold 'key: value' lines.", path=path,
                           line=lines.get(f"accounts.{name}"))
     check_keys(body, ["platform", "api_base_url", "env", "slots", "split", "visibility",
-                      "reply_visibility"], path=path, lines=lines, prefix=prefix)
+                      "reply_visibility", "handle"], path=path, lines=lines, prefix=prefix)
     platform = check_platform(body.get("platform", "x"), path=path,
                               line=lines.get(prefix + "platform"))
     if platform not in REGISTRY:
@@ -542,8 +544,20 @@ def _parse_account(name: str, body: Any, path: str, lines: dict[str, int],
                     f" Choose one of: {', '.join(VISIBILITIES)}.", path=path,
                     line=lines.get(prefix + key))
             visibility[key] = value
+    handle = body.get("handle")
+    if platform_spec.needs_handle:
+        if not isinstance(handle, str) or not handle.strip(" @"):
+            raise ConfigError(f"account '{name}' needs 'handle', the {platform_spec.title} "
+                              "handle it posts as, e.g. handle: yourname.bsky.social",
+                              path=path, line=lines.get(prefix + "handle",
+                                                        lines.get(f"accounts.{name}")))
+        handle = handle.strip().lstrip("@")
+    elif handle is not None:
+        raise ConfigError(f"'{prefix}handle': {platform_spec.title} accounts are found from "
+                          "their keys; remove this line.", path=path,
+                          line=lines.get(prefix + "handle"))
     return Account(name=name, platform=platform, api_base_url=url.rstrip("/"), env=env,
-                   slots=tuple(slots), split=account_split, **visibility)
+                   slots=tuple(slots), split=account_split, handle=handle, **visibility)
 
 
 def _parse_posting(data: Any, path: str, lines: dict[str, int]) -> PostingSettings:

@@ -422,8 +422,10 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
                 f"Give '{account.name}' a variable of its own in the config (under the "
                 f"account: env: {{{key}: {account.name.upper().replace('-', '_')}_TOKEN}}), "
                 "then log in again.")
-    secrets = platform.login(account, ask=ask, say=say)
-    with platform.make_client(account, secrets, config.posting.timeout_seconds) as client:
+    secrets = platform.login(account, ask=ask, say=say,
+                             state_dir=config.database_path().parent)
+    with platform.make_client(account, secrets, config.posting.timeout_seconds,
+                              state_dir=config.database_path().parent) as client:
         identity = client.me()
     path = config.folder / ".env"
     notes = []
@@ -500,7 +502,8 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
             fake_account = replace(account, api_base_url=server.base_url)
             secrets = server.rehearsal_account("rehearsal")
             with Store(Path(folder) / "rehearsal.db") as store, \
-                    platform.make_client(fake_account, secrets, 10.0) as client:
+                    platform.make_client(fake_account, secrets, 10.0,
+                                         state_dir=Path(folder)) as client:
                 thread_id = record(store, thread, account.name)
                 done = Publisher(store, client, settings, on_event=on_event).publish(thread_id)
             chain = server.thread_chain("rehearsal")

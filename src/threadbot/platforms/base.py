@@ -255,13 +255,16 @@ class PlatformSpec:
         default_api_base_url: where accounts post without ``api_base_url``;
             ``None`` when each account must say (a Mastodon instance).
         default_limits: the limits used when the server's are not known.
-        make_client: ``(account, secrets, timeout) -> PlatformClient``;
-            ``secrets`` maps each credential key to its value.
+        make_client: ``(account, secrets, timeout, *, state_dir) -> PlatformClient``;
+            ``secrets`` maps each credential key to its value; ``state_dir`` is the
+            folder of the database, where a platform may keep a session (mode 0600).
         first_visibility, reply_visibility: default visibility of a thread's
             first post and of its replies (``None``: the platform has none).
         content_warning: whether posts can carry a content warning.
         server_limits: whether each server publishes its own limits (a Mastodon
             instance does; X's are ``default_limits``, the same for everyone).
+        needs_handle: accounts must give ``handle:`` in the config.
+        resizes_images: too-large images are scaled down to fit, not refused.
         extra: the pip extra that installs the platform's library, if any.
 
     A platform module imports its client library; ``threadbot.platforms.spec``
@@ -278,8 +281,15 @@ class PlatformSpec:
     reply_visibility: str | None = None
     content_warning: bool = False
     server_limits: bool = False
+    # Accounts name their handle in the config (``handle: me.bsky.social``): the
+    # platform signs in with it.
+    needs_handle: bool = False
+    # Images larger than ``default_limits.max_image_bytes`` are scaled down to fit
+    # (a warning in the preview) rather than refused.
+    resizes_images: bool = False
     extra: str | None = None
-    # ``login(account, ask, say) -> {credential key: secret}``: walks a writer through
-    # getting the account's secrets (``ask(prompt) -> answer``, ``say(text)``);
+    # ``login(account, *, ask, say, state_dir) -> {credential key: secret}``: walks a
+    # writer through getting the account's secrets (``ask(prompt) -> answer``,
+    # ``say(text)``; ``state_dir`` as for ``make_client``);
     # ``None`` when the platform has no such flow (X: keys from its developer portal).
     login: Callable[..., dict[str, str]] | None = field(default=None, repr=False)

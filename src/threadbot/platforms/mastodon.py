@@ -830,12 +830,14 @@ def exchange_code(api_base_url: str, client_id: str, client_secret: str, code: s
     return str(token)
 
 
-def _make_client(account: Any, secrets: Mapping[str, str], timeout: float) -> MastodonClient:
+def _make_client(account: Any, secrets: Mapping[str, str], timeout: float,
+                 **_: Any) -> MastodonClient:
     return MastodonClient(secrets["access_token"], account.api_base_url, timeout,
                           account=account.name)
 
 
-def _login(account: Any, *, ask: Any, say: Any, timeout: float = 30.0) -> dict[str, str]:
+def _login(account: Any, *, ask: Any, say: Any, timeout: float = 30.0,
+           **_: Any) -> dict[str, str]:
     """The ``accounts login`` walk-through for one account: register threadbot as an
     app on the account's instance, show the authorization page's address, read the
     code the writer pastes, and exchange it for an access token. Returns

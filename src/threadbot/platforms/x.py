@@ -621,7 +621,8 @@ class XPlatformClient(PlatformClient):
         self.client.close()
 
 
-def _make_client(account: Any, secrets: Mapping[str, str], timeout: float) -> XPlatformClient:
+def _make_client(account: Any, secrets: Mapping[str, str], timeout: float,
+                 **_: Any) -> XPlatformClient:
     credentials = XCredentials(secrets["api_key"], secrets["api_secret"],
                                secrets["access_token"], secrets["access_token_secret"])
     return XPlatformClient(XClient(credentials, api_base_url=account.api_base_url,
