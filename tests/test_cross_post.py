@@ -463,3 +463,121 @@ def test_login_refuses_plain_http_and_a_server_that_is_not_mastodon(capsys, isol
     assert result.code == int(ExitCode.CONFIG), result.err
     assert "does not answer like a Mastodon instance" in result.err
     assert "'api_base_url' of account 'fedi'" in result.err
+
+
+def test_a_post_with_a_remote_mention_is_found_again_not_sent_twice(capsys, isolated):
+    """Mastodon shows @alice@example.social as @alice in what it returns; once the
+    instance has forgotten the Idempotency-Key, only threadbot's own lookup stands
+    between a lost answer and a duplicate."""
+    with FakeX.running() as x, FakeMastodon.running(idempotency=False) as masto:
+        folder_for(isolated, x, masto)
+        texts = ["First, a thought.", "Second, thanks to @alice@example.social for it.",
+                 "Third, the end."]
+        path = draft(isolated, paragraphs=texts)
+        masto.drop_next(after_store=True, method="POST", path="/api/v1/statuses")
+        masto.drop_next(after_store=True, method="POST", path="/api/v1/statuses")
+        result = run_cli(capsys, "post", path, "--account", "fedi", "--yes")
+        assert result.code == 0, result.err
+        statuses = masto.posts()
+        assert [s.text for s in statuses] == texts
+        assert chain_ok([(s.id, s.in_reply_to_id) for s in statuses])
+
+
+# --------------------------------------------------------------------------- review cases
+
+
+def test_a_followers_only_thread_keeps_its_replies_followers_only(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    path = draft(isolated, front="visibility: private\n")
+    assert run_cli(capsys, "post", path, "--account", "fedi", "--yes").code == 0
+    assert {s.visibility for s in masto.posts()} == {"private"}
+
+
+def test_a_content_warning_with_a_url_counts_in_full(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    warning = "see https://example.com/a/rather/long/address/about/this/topic/for/context"
+    path = draft(isolated, front=f"cw: {warning}\n",
+                 paragraphs=[" ".join(["A sentence of some length here."] * 14)])
+    shown = json.loads(run_cli(capsys, "preview", path, "--account", "fedi", "--json").out)
+    assert shown["limit"] == 500 - len(warning)
+    assert run_cli(capsys, "post", path, "--account", "fedi", "--yes").code == 0
+
+
+def test_queueing_again_never_drops_a_post_whose_answer_was_lost(capsys, isolated):
+    with FakeX.running() as x, FakeMastodon.running(idempotency=False) as masto:
+        folder_for(isolated, x, masto)
+        path = draft(isolated)
+        # Post 1 is stored but its answer lost, and the lookup fails too: it stays
+        # "sending" and the thread stops.
+        masto.drop_next(after_store=True, method="POST", path="/api/v1/statuses")
+        masto.fail_next(20, status=503, method="GET", path="/api/v1/accounts/*/statuses*")
+        first = run_cli(capsys, "post", path, "--account", "fedi", "--yes")
+        assert first.code == int(ExitCode.UNCERTAIN), first.err
+        masto.clear_faults()
+        queued = run_cli(capsys, "queue", path, "--account", "fedi", "--now")
+        assert queued.code == int(ExitCode.ALREADY_POSTED), queued.out
+        assert "`threadbot retry 1`" in queued.err
+        assert run_cli(capsys, "resume", "1").code == 0
+        assert [s.text for s in masto.posts()] == PARAGRAPHS
+
+
+def test_delete_takes_down_a_post_whose_answer_was_lost(capsys, isolated):
+    with FakeX.running() as x, FakeMastodon.running(idempotency=False) as masto:
+        folder_for(isolated, x, masto)
+        path = draft(isolated)
+        masto.fail_next(status=422, method="POST", path="/api/v1/statuses")  # post 1 refused
+        run_cli(capsys, "post", path, "--account", "fedi", "--yes")
+        masto.clear_faults()
+        # Now post 1 goes up but its answer is lost and the lookup fails: "sending".
+        masto.drop_next(after_store=True, method="POST", path="/api/v1/statuses")
+        masto.fail_next(20, status=503, method="GET", path="/api/v1/accounts/*/statuses*")
+        assert run_cli(capsys, "resume", "1").code == int(ExitCode.UNCERTAIN)
+        masto.clear_faults()
+        assert len(masto.posts()) == 1
+        deleted = run_cli(capsys, "delete", "1", "--yes")
+        assert deleted.code == 0, deleted.err
+        assert masto.posts() == []
+
+
+def test_an_unreachable_instance_does_not_stop_the_other_accounts(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto)
+    masto.fail_next(10, status=503, path="/api/v*/instance*")
+    path = draft(isolated)
+    result = run_cli(capsys, "post", path, "--account", "main", "--account", "fedi", "--yes")
+    assert result.code == 0, result.err
+    assert "could not read its server's limits" in result.out
+    assert len(x.posts()) == 4 and len(masto.posts()) == 4
+
+
+def test_queue_to_several_accounts_is_all_or_nothing(capsys, isolated, servers):
+    x, masto = servers
+    folder_for(isolated, x, masto, extra="")
+    config = isolated / "config" / "threadbot.yaml"
+    config.write_text(config.read_text().replace(
+        "    platform: x\n", "    platform: x\n    slots: [\"mon-sun 09:00\"]\n", 1))
+    result = run_cli(capsys, "queue", draft(isolated), "--account", "main", "--account",
+                     "fedi")
+    assert result.code == int(ExitCode.USAGE) and "'fedi' has no posting slots" in result.err
+    assert json.loads(run_cli(capsys, "list", "--json").out) == []
+
+
+def test_an_edited_draft_never_reposts_what_an_earlier_version_put_up(capsys, isolated):
+    with FakeX.running(rate_limits={"POST /2/tweets": (2, 900)}) as x, \
+            FakeMastodon.running() as masto:
+        folder_for(isolated, x, masto)
+        path = draft(isolated)
+        first = run_cli(capsys, "post", path, "--account", "main", "--yes")
+        assert first.code == int(ExitCode.RATE_LIMITED) and len(x.posts()) == 2
+        edited = draft(isolated, paragraphs=[*PARAGRAPHS[:3], "An edited last thought."])
+        assert edited == path
+        for command, finish in ((["post", path, "--yes"], "`threadbot resume 1`"),
+                                (["queue", path, "--now"], "`threadbot retry 1`")):
+            result = run_cli(capsys, *command, "--account", "main")
+            assert result.code == int(ExitCode.ALREADY_POSTED), result.out
+            assert "thread 1, from an earlier version of this draft, already has 2 of 4 " \
+                   "posts up" in result.err
+            assert finish in result.err and "`threadbot delete 1`" in result.err
+        assert len(x.posts()) == 2

@@ -355,7 +355,8 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
 
     config = load_config(ctx.obj["config_path"])
     thread = posting.get_thread(config, thread_id)
-    up = thread.posted_count
+    # A post left "sending" may be up: delete looks for it first.
+    up = sum(1 for p in thread.posts if p.status.value in ("posted", "sending"))
     if thread.status.value == "deleted":
         click.echo(f"Thread {thread_id} is already deleted.")
         return

@@ -21,9 +21,9 @@ from .errors import (
     ThreadbotError,
     UsageError,
 )
-from .platforms import Identity, Limits, spec
+from .platforms import Identity, Limits, shown_url, spec
 from .platforms.errors import AuthError, DuplicatePostError, PlatformError, RateLimitedError
-from .publish import Event, Publisher, earlier_thread, record
+from .publish import Event, Publisher, check_not_half_posted, earlier_thread, record
 from .store import Store, StoredThread, ThreadStatus, now_utc
 from .thread import Thread, compose
 
@@ -107,15 +107,26 @@ def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool =
     split settings. With ``fetch=False`` nothing touches the network; a thread
     counted with the platform's default limits because the server's are not known
     yet says so in a warning."""
-    limits = account_limits(config, account, fetch=fetch)
+    try:
+        limits = account_limits(config, account, fetch=fetch)
+        unreachable = None
+    except PlatformError as error:
+        # The server could not say: its last known limits (or the usual ones) will do
+        # for splitting, and the post itself will tell if they changed.
+        limits = account_limits(config, account, fetch=False)
+        unreachable = error.message
     thread = compose(draft, config=config, account=account, limits=limits, **overrides)
-    if limits is None:
+    if unreachable is not None:
+        thread.warnings.insert(0, (
+            f"account '{account.name}': could not read its server's limits ({unreachable}); "
+            f"counted with {'the last ones read' if limits else 'the usual ones'}."))
+    elif limits is None:
         default = spec(account.platform).default_limits
         thread.warnings.insert(0, (
             f"account '{account.name}': its server's limits are not known yet, so this "
             f"preview uses {default.max_characters} characters a post (URLs "
             f"{default.characters_reserved_per_url}). `threadbot accounts check "
-            f"{account.name}` reads them from {account.api_base_url}."))
+            f"{account.name}` reads them from {shown_url(account.api_base_url)}."))
     return thread
 
 
@@ -174,6 +185,8 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
         thread.check()
         with open_store(config) as store:
             earlier = earlier_thread(store, thread, account.name)
+            if not again:
+                check_not_half_posted(store, thread, account.name, earlier)
         if earlier is not None and not again:
             if earlier.status is ThreadStatus.POSTED:
                 when = earlier.updated_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -358,9 +371,10 @@ def check_account(config: Config, name: str | None = None) -> AccountCheck:
         except PlatformError as error:
             if error.status in (404, 405, 501):
                 raise ConfigError(
-                    f"{account.api_base_url} does not answer like a {platform.title} server "
-                    f"({error.status} when asked who the account is). Check 'api_base_url' of "
-                    f"account '{account.name}' in the config.") from None
+                    f"{shown_url(account.api_base_url)} does not answer like a "
+                    f"{platform.title} server ({error.status} when asked who the account "
+                    f"is). Check 'api_base_url' of account '{account.name}' in the config."
+                ) from None
             raise
     limits = account_limits(config, account, refresh=True)
     return AccountCheck(account, identity, limits or platform.default_limits)

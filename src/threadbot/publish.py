@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .config import PostingSettings
-from .errors import ThreadbotError
+from .errors import AlreadyPostedError, ThreadbotError
 from .platforms import Identity, PlatformClient, PostOptions, PostRef, spec
 from .platforms.errors import (
     DuplicatePostError,
@@ -296,6 +296,7 @@ class Publisher:
         thread = self.store.thread(thread_id)
         self.store.claim(thread_id, self.owner, status=ThreadStatus.DELETING)
         try:
+            thread = self._settle_uncertain(thread)
             up = [p for p in thread.posts if p.status is PostStatus.POSTED]
             total = len(thread.posts)
             for post in reversed(up):
@@ -314,6 +315,27 @@ class Publisher:
             raise
         self.store.set_thread_status(thread_id, ThreadStatus.DELETED)
         return self.store.thread(thread_id)
+
+    def _settle_uncertain(self, thread: StoredThread) -> StoredThread:
+        """Before taking a thread down, find out whether each post left ``sending``
+        (its answer never came) is up: if it is, it is recorded and deleted with the
+        rest; if not, it is marked not sent. None is left live behind a "deleted"."""
+        if not any(p.status is PostStatus.SENDING for p in thread.posts):
+            return thread
+        identity = self._identity(thread)
+        previous: PostRef | None = None
+        for post in self.store.thread(thread.id).posts:
+            if post.status is PostStatus.SENDING:
+                found = self._find(thread, identity, post, previous)
+                if found:
+                    self.store.mark_posted(post.id, found)
+                else:
+                    self.store.mark_not_sent(post.id, "not found on the platform when the "
+                                             "thread was deleted")
+                previous = found or previous
+            elif post.status is PostStatus.POSTED:
+                previous = post.ref
+        return self.store.thread(thread.id)
 
 
 def record(store: Store, thread: Thread, account: str, *,
@@ -334,6 +356,32 @@ def post_rows(thread: Thread) -> list[tuple[str, list[dict]]]:
 def draft_location(source: str) -> str:
     """Where the draft is, absolute (so ``list`` can tell whether it changed)."""
     return source if source.startswith("<") else str(Path(source).resolve())
+
+
+def check_not_half_posted(store: Store, thread: Thread, account: str,
+                          earlier: StoredThread | None, *, queueing: bool = False) -> None:
+    """Refuse to start a new thread from a draft that is half-posted on the account
+    (any version of it, except ``earlier``, the thread ``post`` offers to finish):
+    the new thread would repeat the posts already up. Raises ``AlreadyPostedError``
+    saying how to finish, take down, or override (--again)."""
+    location = draft_location(thread.source)
+    if location.startswith("<"):
+        return
+    unfinished = store.unfinished_for_draft(location, account)
+    if unfinished is None or (earlier is not None and unfinished.id == earlier.id):
+        return
+    up = sum(1 for p in unfinished.posts if p.status is not PostStatus.PENDING)
+    same = unfinished.content_hash == thread.content_hash
+    version = "this draft" if same else "an earlier version of this draft"
+    finish = (f"`threadbot retry {unfinished.id}` (now) or `threadbot reschedule "
+              f"{unfinished.id} --at WHEN`" if queueing else f"`threadbot resume {unfinished.id}`")
+    raise AlreadyPostedError(
+        f"thread {unfinished.id}, from {version}, already has {up} of "
+        f"{len(unfinished.posts)} posts up on account '{account}' ({unfinished.status.value})."
+        " A new thread would repeat them. Finish that one with "
+        f"{finish}, or take it down (`threadbot delete {unfinished.id}`) and try again; "
+        "--again makes a new thread anyway.",
+        path=thread.source)
 
 
 def earlier_thread(store: Store, thread: Thread, account: str) -> StoredThread | None:

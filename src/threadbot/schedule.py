@@ -19,7 +19,7 @@ from .config import Account, Config
 from .draft import content_hash, read_draft
 from .errors import AlreadyPostedError, DraftError, UsageError
 from .posting import compose_for, draft_accounts, open_store
-from .publish import draft_location, earlier_thread, post_rows, record
+from .publish import check_not_half_posted, draft_location, earlier_thread, post_rows, record
 from .store import StoredThread, ThreadStatus, now_utc
 from .when import describe, next_slots, parse_slots, parse_when
 
@@ -63,17 +63,27 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
                     f"this draft was already posted to account '{target.name}' as thread "
                     f"{earlier.id}: {earlier.url}. To queue it again on purpose, add --again.",
                     path=thread.source)
+            if not again:
+                check_not_half_posted(store, thread, target.name, None, queueing=True)
+        # Every account's time first, so that one without a time queues nothing at all.
+        plans = []
         for target, thread in threads:
-            results.append(_queue_one(store, draft, thread, target, at=at, now=now,
-                                      zone=zone, current=current))
+            location = draft_location(thread.source)
+            # A draft from standard input has no path to recognise it by: never an update.
+            existing = (None if location.startswith("<")
+                        else store.find_queued(location, target.name))
+            when = _when(store, draft, target, existing, at=at, now=now, zone=zone,
+                         current=current)
+            plans.append((target, thread, existing, when))
+        for target, thread, existing, when in plans:
+            results.append(_record(store, thread, target, existing, when, zone, current))
     return results
 
 
-def _queue_one(store, draft, thread, target: Account, *, at: str | None, now: bool, zone,
-               current: datetime) -> Queued:
-    location = draft_location(thread.source)
-    # A draft from standard input has no path to recognise it by: never an update.
-    existing = None if location.startswith("<") else store.find_queued(location, target.name)
+def _when(store, draft, target: Account, existing: StoredThread | None, *, at: str | None,
+          now: bool, zone, current: datetime) -> datetime:
+    """When the thread is to go out: --now, --at, the draft's ``at:``, else the
+    account's next free slot. A time in the past is refused."""
     if now:
         when = current
     elif at is not None:
@@ -88,6 +98,11 @@ def _queue_one(store, draft, thread, target: Account, *, at: str | None, now: bo
             "a time to come "
             "(e.g. --at 'tomorrow 09:00' or --at +2h), or --now to post it as soon as the "
             "daemon runs.")
+    return when
+
+
+def _record(store, thread, target: Account, existing: StoredThread | None, when: datetime,
+            zone, current: datetime) -> Queued:
     if existing is not None and store.replace_queued(
             existing.id, content_hash=thread.content_hash, title=thread.title,
             posts=post_rows(thread), scheduled_at=when, options=dict(thread.options)):

@@ -333,8 +333,11 @@ class Store:
         again). False if it is no longer queued (the daemon took it meanwhile)."""
         with self.transaction() as db:
             row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
-            posted = db.execute("SELECT COUNT(*) FROM posts WHERE thread_id = ? AND status = ?",
-                                (thread_id, PostStatus.POSTED.value)).fetchone()[0]
+            # A post that is up, or may be (sending: its answer never came), keeps its
+            # thread and its idempotency key: replacing them could post it twice.
+            posted = db.execute("SELECT COUNT(*) FROM posts WHERE thread_id = ? AND status "
+                                "IN (?, ?)", (thread_id, PostStatus.POSTED.value,
+                                              PostStatus.SENDING.value)).fetchone()[0]
             if row is None or row["status"] not in _REQUEUEABLE or posted:
                 return False
             db.execute("DELETE FROM posts WHERE thread_id = ?", (thread_id,))
@@ -397,13 +400,28 @@ class Store:
 
     def find_queued(self, draft_path: str, account: str) -> StoredThread | None:
         """This draft's entry in the queue that queueing it again may update: queued,
-        or failed, missed or cancelled before any of its posts went up."""
+        or failed, missed or cancelled before any of its posts went up (or may have:
+        a post left ``sending`` counts as up)."""
         rows = self.db.execute(
             "SELECT id FROM threads WHERE draft_path = ? AND account = ? AND status IN "
             "(?, ?, ?, ?) ORDER BY id DESC", (draft_path, account, *_REQUEUEABLE)).fetchall()
         for row in rows:
             thread = self.thread(row[0])
-            if thread.posted_count == 0:
+            if not any(p.status in (PostStatus.POSTED, PostStatus.SENDING)
+                       for p in thread.posts):
+                return thread
+        return None
+
+    def unfinished_for_draft(self, draft_path: str, account: str) -> StoredThread | None:
+        """The latest thread of this draft file and account that has posts up (or
+        possibly up) but is not complete: posting the draft anew would repeat them."""
+        rows = self.db.execute(
+            "SELECT id FROM threads WHERE draft_path = ? AND account = ? AND status NOT IN "
+            "(?, ?) ORDER BY id DESC", (draft_path, account, ThreadStatus.POSTED.value,
+                                        ThreadStatus.DELETED.value)).fetchall()
+        for row in rows:
+            thread = self.thread(row[0])
+            if any(p.status in (PostStatus.POSTED, PostStatus.SENDING) for p in thread.posts):
                 return thread
         return None
 

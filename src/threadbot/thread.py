@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import (
+    VISIBILITIES,
     Account,
     Config,
     SplitSettings,
@@ -18,6 +19,7 @@ from .config import (
     parse_split_settings,
 )
 from .counting import find_urls, get_profile
+from .counting._graphemes import graphemes
 from .draft import Draft, Image, parse_draft, read_draft
 from .errors import DraftError, MediaError, UsageError
 from .media import RULES, MediaRules, check_image
@@ -146,7 +148,8 @@ def compose(
     warning = options.get("content_warning")
     if warning:
         # Mastodon counts the content warning with the text of every post.
-        size = profile.measure(warning)
+        # The warning counts in full, without the text's URL and mention discounts.
+        size = graphemes(warning)
         room = profile.limit - size
         if room < 50:
             left = f"leaving only {room}" if room > 0 else "leaving nothing"
@@ -231,14 +234,20 @@ def _post_options(draft: Draft, platform: str, account: Account | None
     notes: list[str] = []
     platform_spec = spec(platform) if platform in REGISTRY else None
     if platform_spec is not None and platform_spec.first_visibility is not None:
-        options["visibility"] = platform_spec.first_visibility
-        options["reply_visibility"] = platform_spec.reply_visibility or \
-            platform_spec.first_visibility
-        for key in ("visibility", "reply_visibility"):
-            value = front.get(key) or (getattr(account, key, None) if account else None)
-            if value:
-                options[key] = value
-        if options.get("reply_visibility") == "direct":
+        chosen = {key: front.get(key) or (getattr(account, key, None) if account else None)
+                  for key in ("visibility", "reply_visibility")}
+        first = chosen["visibility"] or platform_spec.first_visibility
+        default_reply = platform_spec.reply_visibility or first
+        # Replies are never more public than the first post: a followers-only thread
+        # keeps its replies followers-only unless told otherwise.
+        # (VISIBILITIES runs from the most public to the least.)
+        reply = chosen["reply_visibility"] or max(first, default_reply,
+                                                  key=VISIBILITIES.index)
+        options["visibility"], options["reply_visibility"] = first, reply
+        if VISIBILITIES.index(reply) < VISIBILITIES.index(first):
+            notes.append(f"replies are '{reply}', more public than the first post ('{first}'):"
+                         " people who cannot see the first post may see the replies.")
+        if options.get("reply_visibility") == "direct" and first != "direct":
             notes.append("replies are 'direct': only accounts mentioned in them will see them, "
                          "so readers of the first post will not see the rest of the thread.")
     else:

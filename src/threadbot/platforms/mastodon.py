@@ -51,6 +51,8 @@ from .base import (
     PostOptions,
     PostRef,
     RemotePost,
+    comparable_text,
+    shown_url,
 )
 
 try:
@@ -693,6 +695,11 @@ class MastodonClient(PlatformClient):
             except MastodonNotFoundError:
                 return
 
+    def same_text(self, sent: str, seen: str) -> bool:
+        """Mastodon shows a mention of another instance's account (``@alice@example.social``)
+        as ``@alice`` in the status it returns: compare with mentions so reduced."""
+        return comparable_text(_local_mentions(sent)) == comparable_text(_local_mentions(seen))
+
     def allowance(self) -> Allowance | None:
         """``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` of the last answer that had
         them (``None`` before any did)."""
@@ -701,6 +708,13 @@ class MastodonClient(PlatformClient):
             return None
         return Allowance(remaining=_int(headers.get("X-RateLimit-Remaining")),
                          reset_at=_reset_at(headers))
+
+
+_MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+)@[\w.-]+\w", re.IGNORECASE)
+
+
+def _local_mentions(text: str) -> str:
+    return _MENTION.sub(r"@\1", text)
 
 
 def _limits(instance: Mapping[str, Any]) -> Limits:
@@ -852,14 +866,14 @@ def _login(account: Any, *, ask: Any, say: Any, timeout: float = 30.0,
     if base.startswith("http://") and urlsplit(base).hostname not in (
             "127.0.0.1", "localhost", "::1"):
         raise ConfigError(
-            f"account '{account.name}' has api_base_url {base}, without https: the access "
-            "token would travel unencrypted. Use the instance's https:// address.")
+            f"account '{account.name}' has api_base_url {shown_url(base)}, without https: "
+            "the access token would travel unencrypted. Use the instance's https:// address.")
     try:
         client_id, client_secret = register_app(base, timeout=timeout)
     except (RejectedError, AuthError, ServerError) as error:
         if error.status in (401, 403, 404, 405, 501):
             raise ConfigError(
-                f"{base} does not answer like a Mastodon instance (it answered "
+                f"{shown_url(base)} does not answer like a Mastodon instance (it answered "
                 f"{error.status} when asked to register threadbot). Check 'api_base_url' of "
                 f"account '{account.name}' in the config: it must be just the instance's "
                 "address, e.g. https://mastodon.social.") from None

@@ -396,13 +396,24 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=True).replace("&#x27;", "&#39;")
 
 
+_REMOTE_MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+)@([\w.-]+\w)", re.IGNORECASE)
+
+
+def _mention_html(match: re.Match[str]) -> str:
+    user, domain = match.group(1), match.group(2)
+    return (f'<span class="h-card"><a href="https://{domain}/@{user}" class="u-url mention">'
+            f"@<span>{user}</span></a></span>")
+
+
 def _content_html(text: str) -> str:
-    """Mastodon's plain-text formatting: ``<p>`` per paragraph, ``<br />`` per line break."""
+    """Mastodon's plain-text formatting: ``<p>`` per paragraph, ``<br />`` per line break,
+    and a mention of another instance's account shown as ``@user`` alone (a link to
+    it), as Mastodon renders it: text read back differs from the text sent."""
     if not text.strip():
         return ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join("<p>" + _escape(p).replace("\n", "<br />") + "</p>"
-                   for p in re.split(r"\n\n+", text))
+    return "".join("<p>" + _REMOTE_MENTION.sub(_mention_html, _escape(p)).replace(
+        "\n", "<br />") + "</p>" for p in re.split(r"\n\n+", text))
 
 
 def _ruby_strip(text: str) -> str:
