@@ -82,3 +82,12 @@ def fake_mastodon():
 
     with FakeMastodon.running() as server:
         yield server
+
+
+@pytest.fixture
+def fake_bluesky():
+    """A fake Bluesky PDS on 127.0.0.1, for the duration of one test."""
+    from threadbot.testing.fake_bluesky import FakeBluesky
+
+    with FakeBluesky.running() as server:
+        yield server

@@ -23,6 +23,7 @@ from typing import Any
 FAKES: dict[str, str] = {
     "x": "threadbot.testing.fake_x:FakeX",
     "mastodon": "threadbot.testing.fake_mastodon:FakeMastodon",
+    "bluesky": "threadbot.testing.fake_bluesky:FakeBluesky",
 }
 
 
