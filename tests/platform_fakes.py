@@ -370,7 +370,7 @@ class MastodonFake(PlatformFake):
     languages = True
     content_warnings = True
     # Over these, faults 500, 502, 503, 504, 429, drop, drop_after_store, delay all fire.
-    fault_seeds = (4, 7, 8, 18, 24)
+    fault_seeds = (2, 5, 7, 11, 18)
 
     @contextmanager
     def running(self, *, latency: float = 0.0, dedup: bool = False, **options: Any
@@ -429,6 +429,11 @@ class MastodonFake(PlatformFake):
                                       data=urlencode(fields).encode(), headers=headers)
         with urllib.request.urlopen(sent, timeout=5) as answer:
             return json.loads(answer.read())["id"]
+
+    def random_faults(self, server: Any, rate: float, seed: int, *, delay: float) -> None:
+        # Every request, reads included (the lookups of the uncertain case too), as on X.
+        server.random_faults(rate, seed=seed, kinds=self.fault_names(), delay=delay,
+                             method="*")
 
     def fault_names(self) -> tuple[str, ...]:
         # The fake injects random faults into write requests only (uploads, posts).

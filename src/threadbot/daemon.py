@@ -38,6 +38,7 @@ from .platforms.errors import (
     DuplicatePostError,
     NetworkError,
     RateLimitedError,
+    RejectedError,
     ServerError,
     UncertainError,
 )
@@ -317,6 +318,13 @@ class Daemon:
         except DuplicatePostError as error:
             self._failed(store, thread_id, error.message, hint="edit the draft, then "
                          f"`threadbot queue {thread.draft_path}` updates this thread")
+            return
+        except RejectedError as error:  # refused as written: retrying would be refused too
+            from .posting import refused_advice
+
+            current = store.thread(thread_id)
+            self._failed(store, thread_id, error.message, partial=current.posted_count > 0,
+                         hint=refused_advice(current))
             return
         except ThreadbotError as error:
             self._failed(store, thread_id, error.message)

@@ -22,7 +22,14 @@ from .errors import (
     UsageError,
 )
 from .platforms import Identity, Limits, shown_url, spec
-from .platforms.errors import AuthError, DuplicatePostError, PlatformError, RateLimitedError
+from .platforms.errors import (
+    AuthError,
+    DuplicatePostError,
+    PlatformError,
+    RateLimitedError,
+    RejectedError,
+    UncertainError,
+)
 from .publish import Event, Publisher, check_not_half_posted, earlier_thread, record
 from .store import Store, StoredThread, ThreadStatus, now_utc
 from .thread import Thread, compose
@@ -304,7 +311,22 @@ def _stopped(error: PlatformError, thread: StoredThread) -> str:
         return f"{head}{error.message} Then run `threadbot resume {thread.id}`."
     if isinstance(error, DuplicatePostError):
         return f"{head}{error.message}"
+    if isinstance(error, RejectedError):
+        return f"{head}{error.message} {refused_advice(thread)}"
+    if isinstance(error, UncertainError) and "threadbot resume" in error.message:
+        return f"{head}{error.message}"
     return f"{head}{error.message} Run `threadbot resume {thread.id}` to go on."
+
+
+def refused_advice(thread: StoredThread) -> str:
+    """What to do when the platform refused a post as written: resuming would send
+    the same text and be refused again."""
+    if not thread.posted_count:
+        return ("Nothing of this thread is up: edit the draft and post it again "
+                f"(`threadbot cancel {thread.id}` first if it is queued).")
+    return (f"Resuming would send the same text and be refused again. To finish the thread "
+            f"with other words, take it down (`threadbot delete {thread.id}`), edit the "
+            "draft and post it again.")
 
 
 def list_threads(config: Config) -> list[StoredThread]:

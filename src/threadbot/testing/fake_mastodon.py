@@ -920,7 +920,8 @@ class FakeMastodon:
     ) -> None:
         """Inject a fault into a ``rate`` fraction of matching write requests, reproducibly.
 
-        Matching means ``POST``/``PUT``/``PATCH``/``DELETE`` (or exactly ``method``)
+        Matching means ``POST``/``PUT``/``PATCH``/``DELETE`` (or exactly ``method``; ``"*"``
+        for every request, reads included)
         and ``path`` (wildcards). ``kinds`` are drawn uniformly: ``"5xx"`` (500,
         502, 503 or 504), a status as a string (``"503"``, ``"429"``), ``"delay"``
         (``delay`` seconds), ``"drop"`` or ``"drop_after_store"``. With one client
@@ -958,7 +959,7 @@ class FakeMastodon:
             rnd = self._random
             if rnd is None:
                 return None
-            method_ok = method == rnd.method if rnd.method else method in _WRITE_METHODS
+            method_ok = (rnd.method in ("*", method)) if rnd.method else method in _WRITE_METHODS
             if method_ok and (rnd.path is None or fnmatch.fnmatchcase(path, rnd.path)):
                 if rnd.rng.random() < rnd.rate:
                     kind = rnd.rng.choice(rnd.kinds)
