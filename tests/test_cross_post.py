@@ -581,3 +581,17 @@ def test_an_edited_draft_never_reposts_what_an_earlier_version_put_up(capsys, is
                    "posts up" in result.err
             assert finish in result.err and "`threadbot delete 1`" in result.err
         assert len(x.posts()) == 2
+
+
+def test_the_preview_checks_the_image_types_the_instance_accepts(capsys, isolated):
+    with FakeX.running() as x, FakeMastodon.running(
+            supported_mime_types=("image/png", "image/jpeg")) as masto:
+        folder_for(isolated, x, masto)
+        (isolated / "drafts" / "pic.webp").write_bytes(b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(24))
+        path = draft(isolated, paragraphs=["A picture.\n\n![A grey square](pic.webp)"])
+        assert run_cli(capsys, "accounts", "check", "fedi").code == 0
+        result = run_cli(capsys, "preview", path, "--account", "fedi")
+        assert result.code == int(ExitCode.MEDIA)
+        assert "is a WEBP image, which this server does not accept (PNG, JPEG only)" in (
+            result.out + result.err)
+        assert run_cli(capsys, "preview", path, "--account", "main").code == 0  # X takes it

@@ -76,7 +76,7 @@ def load_secrets(config: Config, account: Account) -> dict[str, str]:
     if missing:
         names = ", ".join(missing)
         login = (f" (`threadbot accounts login {account.name}` gets one)"
-                 if account.platform != "x" else "")
+                 if spec(account.platform).login is not None else "")
         raise CredentialsError(
             f"account '{account.name}' has no {names}{login}. Set "
             f"{'it' if len(missing) == 1 else 'them'} in the environment or in "

@@ -243,11 +243,20 @@ def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
         _publish(config, thread_ids[0], as_json)
         return
     outcomes = []
-    for thread_id in thread_ids:
+    for index, thread_id in enumerate(thread_ids):
         if not as_json:
             account = posting.get_thread(config, thread_id).account
             click.echo(f"\nThread {thread_id}, account '{account}':")
-        outcomes += posting.publish_threads(config, [thread_id], on_event=show)
+        try:
+            outcomes += posting.publish_threads(config, [thread_id], on_event=show)
+        except posting.Interrupted as error:
+            waiting = thread_ids[index + 1:]
+            if waiting:
+                error.message += (" Not started: thread"
+                                  f"{'s' if len(waiting) > 1 else ''} "
+                                  f"{', '.join(map(str, waiting))}; `threadbot resume ID` "
+                                  "posts each.")
+            raise
     failed = [o for o in outcomes if o.error is not None]
     if as_json:
         click.echo(json.dumps([{**(posting.thread_summary(o.thread) if o.thread else

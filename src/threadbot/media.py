@@ -17,10 +17,16 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class MediaRules:
+    """What a platform (or one server) accepts: sizes in bytes, alt text in characters,
+    ``types`` as MIME types (``None``: PNG, JPEG, GIF and WEBP); with ``resize``, a
+    larger image is scaled down to fit when posted instead of being refused."""
+
     max_bytes: int
     max_gif_bytes: int
     max_per_post: int
     max_alt: int
+    types: tuple[str, ...] | None = None
+    resize: bool = False
 
 
 RULES = {
@@ -58,10 +64,15 @@ def _size(n: int) -> str:
     return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n / 1024:.0f} KB"
 
 
+_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
 def check_image(image: Image, platform: str, source: str,
-                rules: MediaRules | None = None) -> list[str]:
+                rules: MediaRules | None = None,
+                notes: list[str] | None = None) -> list[str]:
     """Problems with one image, each a message naming the draft line and the fix.
-    ``rules`` default to the platform's published limits (``RULES``)."""
+    ``rules`` default to the platform's published limits (``RULES``). What is not a
+    problem but worth knowing (an image that will be resized) goes to ``notes``."""
     rules = rules or RULES[platform]
     where = f"{source}:{image.line}: image '{image.path}'"
     problems = []
@@ -88,8 +99,18 @@ def check_image(image: Image, platform: str, source: str,
         problems.append(f"{where} is not a PNG, JPEG, GIF or WEBP image. Convert it to one "
                         "of those formats.")
         return problems
+    if rules.types is not None and _MIME[kind] not in rules.types:
+        accepted = ", ".join(t.removeprefix("image/").upper() for t in rules.types)
+        problems.append(f"{where} is a {kind} image, which this server does not accept "
+                        f"({accepted} only). Convert it.")
+        return problems
     limit = rules.max_gif_bytes if kind == "GIF" else rules.max_bytes
-    if size > limit:
+    if size > limit and rules.resize and kind != "GIF":
+        if notes is not None:
+            notes.append(f"{where} is {_size(size)}: it will be scaled down to fit "
+                         f"{platform}'s {_size(limit)} when posted (its EXIF data, GPS "
+                         "position included, is removed).")
+    elif size > limit:
         problems.append(f"{where} is {_size(size)}; {platform} accepts {kind} images up to "
                         f"{_size(limit)}. Resize or compress it.")
     return problems

@@ -183,7 +183,8 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
     wanted = platform or draft.front_matter.get("platform")
     plans = []
     for account in chosen:
-        if wanted and wanted != account.platform and len(chosen) == 1:
+        if (platform and platform != account.platform) or (
+                wanted and wanted != account.platform and len(chosen) == 1):
             raise UsageError(f"the draft is set for {wanted}, but account '{account.name}' "
                              f"posts to {account.platform}. Choose another account with "
                              "--account.")
@@ -321,12 +322,13 @@ def _stopped(error: PlatformError, thread: StoredThread) -> str:
 def refused_advice(thread: StoredThread) -> str:
     """What to do when the platform refused a post as written: resuming would send
     the same text and be refused again."""
+    again = (f"`threadbot resume {thread.id}` sends the same text again: if the reason is "
+             "about the text, it would be refused again, so ")
     if not thread.posted_count:
-        return ("Nothing of this thread is up: edit the draft and post it again "
-                f"(`threadbot cancel {thread.id}` first if it is queued).")
-    return (f"Resuming would send the same text and be refused again. To finish the thread "
-            f"with other words, take it down (`threadbot delete {thread.id}`), edit the "
-            "draft and post it again.")
+        return (f"{again}edit the draft and post it anew (`threadbot cancel {thread.id}` "
+                "first if it is queued).")
+    return (f"{again}take the thread down (`threadbot delete {thread.id}`), edit the draft "
+            "and post it anew.")
 
 
 def list_threads(config: Config) -> list[StoredThread]:
@@ -388,7 +390,7 @@ def check_account(config: Config, name: str | None = None) -> AccountCheck:
         try:
             identity = client.me()
         except AuthError as error:
-            raise AuthError(_auth_help(config, account, platform.title),
+            raise AuthError(_auth_help(config, account),
                             status=error.status, detail=error.detail) from None
         except PlatformError as error:
             if error.status in (404, 405, 501):
@@ -402,16 +404,11 @@ def check_account(config: Config, name: str | None = None) -> AccountCheck:
     return AccountCheck(account, identity, limits or platform.default_limits)
 
 
-def _auth_help(config: Config, account: Account, title: str) -> str:
-    names = ", ".join(account.env.values())
-    if len(account.env) > 1:
-        where = (f"One or more of {names} is wrong or revoked: compare each with the {title} "
-                 "developer portal (Keys and tokens); the access token and secret must be "
-                 "generated for the same app as the API key, with read and write permission.")
-    else:
-        where = (f"{names} is wrong, expired or revoked. Get a new one with `threadbot "
-                 f"accounts login {account.name}`.")
-    return (f"{title} rejected the keys of account '{account.name}' (401). {where}"
+def _auth_help(config: Config, account: Account) -> str:
+    platform = spec(account.platform)
+    where = platform.auth_help.format(names=", ".join(account.env.values()),
+                                      account=account.name)
+    return (f"{platform.title} rejected the keys of account '{account.name}' (401). {where}"
             f"{_shape_hints(config, account)}")
 
 

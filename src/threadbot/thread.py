@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from .counting._graphemes import graphemes
 from .draft import Draft, Image, parse_draft, read_draft
 from .errors import DraftError, MediaError, UsageError
 from .media import RULES, MediaRules, check_image
+from .platforms import REGISTRY, spec
 from .platforms.base import Limits
 from .split import split_sections
 
@@ -181,7 +182,7 @@ def compose(
     thread.warnings.extend(notes)
     thread.warnings.extend(result.warnings)
     _check_media(thread, draft, media_per_post, _media_rules(chosen, limits))
-    if chosen == "x":
+    if chosen in REGISTRY and spec(chosen).paid_posts:
         thread.cost = round(sum(config.pricing.post_with_url if p.has_url else config.pricing.post
                                 for p in posts), 4)
         with_url = [p.index for p in posts if p.has_url]
@@ -227,8 +228,6 @@ def _post_options(draft: Draft, platform: str, account: Account | None
     """The thread's post settings (visibility, language, content warning) from the
     platform's defaults, the account and the front matter; and notes on settings
     this platform ignores."""
-    from .platforms import REGISTRY, spec
-
     front = draft.front_matter
     options: dict[str, str] = {}
     notes: list[str] = []
@@ -268,18 +267,21 @@ def _post_options(draft: Draft, platform: str, account: Account | None
 
 
 def _media_rules(platform: str, limits: Limits | None) -> MediaRules:
+    resize = platform in REGISTRY and spec(platform).resizes_images
     rules = RULES[platform]
     if limits is None:
-        return rules
+        return replace(rules, resize=resize)
     return MediaRules(max_bytes=limits.max_image_bytes, max_gif_bytes=limits.max_gif_bytes,
-                      max_per_post=limits.max_media, max_alt=limits.max_alt)
+                      max_per_post=limits.max_media, max_alt=limits.max_alt,
+                      types=tuple(limits.media_types) or None, resize=resize)
 
 
 def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]],
                  rules: MediaRules) -> None:
     for index, images in enumerate(media_per_post, start=1):
         for image in images:
-            thread.errors.extend(check_image(image, thread.platform, draft.source, rules))
+            thread.errors.extend(check_image(image, thread.platform, draft.source, rules,
+                                             thread.warnings))
             if not image.alt:
                 thread.warnings.append(
                     f"{draft.source}:{image.line}: image '{image.path}' has no alt text. "

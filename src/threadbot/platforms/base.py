@@ -287,6 +287,12 @@ class PlatformSpec:
     # Images larger than ``default_limits.max_image_bytes`` are scaled down to fit
     # (a warning in the preview) rather than refused.
     resizes_images: bool = False
+    # Posts are paid for per post (X's pay-per-use API: the preview shows the cost).
+    paid_posts: bool = False
+    # What to check when the platform rejects an account's keys; ``{names}`` (the
+    # variables) and ``{account}`` (its name) are filled in.
+    auth_help: str = ("{names} is wrong, expired or revoked. Get a new one with "
+                      "`threadbot accounts login {account}`.")
     extra: str | None = None
     # ``login(account, *, ask, say, state_dir) -> {credential key: secret}``: walks a
     # writer through getting the account's secrets (``ask(prompt) -> answer``,
