@@ -310,6 +310,55 @@ def test_shorten_url_follows_the_bluesky_app():
     assert shorten_url("https://[::1]:8080/x") == "[::1]:8080/x"
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    # Checked against Node 20's ``new URL`` (ada 2), except where said.
+    ("https://münchen.de/straße", "xn--mnchen-3ya.de/stra%C3%9Fe"),  # IDN host: punycode
+    ("https://例え.テスト/", "xn--r8jz45g.xn--zckzah"),
+    ("https://ex\u00adample.com/", "example.com"),  # a soft hyphen is ignored (UTS 46)
+    ("https://example.com:443/", "example.com"),  # the default port is dropped
+    ("https://example.com:0443/x", "example.com/x"),
+    ("http://example.com:443/", "example.com:443"),  # not http's default
+    ("https://example.com:99999/", "https://example.com:99999/"),  # no such port
+    ("https://example.com/../../x", "example.com/x"),  # `..` segments resolved
+    ("https://example.com/a/%2e%2E/b", "example.com/b"),
+    ("https://example.com/a b?c d#e f", "example.com/a%20b?c%20d#..."),  # spaces encoded
+    ("https://example.com/\"q\"", "example.com/%22q%22"),
+    ("HTTPS://EXAMPLE.COM/PATH", "example.com/PATH"),  # host lower-cased, path kept
+    ("https:\\\\example.com\\a\\b", "example.com/a/b"),  # backslashes are slashes
+    (" https://example.com/x\n", "example.com/x"),  # outer blanks stripped
+    ("http://0x7f.1/", "127.0.0.1"),  # IPv4 in other notations
+    ("https://example.com/?q=1#", "example.com?q=1"),  # an empty fragment is dropped
+    # Lone surrogates become U+FFFD, as JavaScript strings do.
+    ("https://example.com/\ud800x", "example.com/%EF%BF%BDx"),
+    # The URL standard since 2025 (whatwg/url#846), browsers and ada 3: ^ is encoded in
+    # paths (Node 20 shows it as is).
+    ("https://example.com/a^b", "example.com/a%5Eb"),
+])
+def test_shorten_url_parses_as_the_url_standard(url, shown):
+    assert shorten_url(url) == shown
+
+
+def test_shorten_url_without_ada_url_says_how_to_install_it(monkeypatch):
+    from threadbot.platforms import bluesky
+
+    monkeypatch.setattr(bluesky, "ada_url", None)
+    with pytest.raises(ConfigError, match="ada-url"):
+        shorten_url("https://example.com/")
+    with pytest.raises(ConfigError, match="pip install .*ada-url"):
+        BlueskyClient(ME, "x", "https://bsky.social")
+    assert display_text("no links here #tag") == "no links here #tag"
+
+
+def test_the_module_imports_without_ada_url():
+    code = ("import sys; sys.modules['ada_url'] = None\n"
+            "from threadbot.platforms.bluesky import display_text\n"
+            "print(display_text('no links'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "no links\n"
+
+
 def test_display_text_is_what_is_posted():
     text = "A long one: https://example.com/a/very/long/path/indeed and a short https://x.org"
     assert display_text(text) == "A long one: example.com/a/very/long/... and a short x.org"

@@ -57,7 +57,6 @@ import contextlib
 import errno
 import hashlib
 import io
-import ipaddress
 import json
 import os
 import re
@@ -113,6 +112,11 @@ except ImportError:  # the `bluesky` extra is not installed: previews still work
 
     class Request:  # type: ignore[no-redef]
         """Stands in for the SDK's request class when it is not installed."""
+
+try:  # the WHATWG URL parser (Node's), to show links as the app does
+    import ada_url
+except ImportError:  # without the `bluesky` extra: required when a link is shown
+    ada_url = None
 
 __all__ = ["DEFAULT_LIMITS", "SPEC", "BlueskyClient", "display_text", "prepare_image",
            "record_key", "shorten_url"]
@@ -277,183 +281,45 @@ def display_text(text: str) -> str:
 
 def shorten_url(url: str) -> str:
     """A URL as the Bluesky app displays it (social-app ``toShortUrl``,
-    ``src/lib/strings/url-helpers.ts``): parsed as a WHATWG URL, the host (lower case,
-    punycode, port only when not the default) followed by the path (none when it is
-    ``/``), query and fragment; when those are longer than 15 characters, their first
-    13 and ``...`` (three full stops). A URL that is not ``http(s)`` or does not parse
-    (e.g. ``example.com/x`` without a scheme) is returned as it is.
+    ``src/lib/strings/url-helpers.ts``): parsed as a WHATWG URL (by ada, the parser of
+    Node.js, as JavaScript's ``new URL(url)``), the host (lower case, punycode, port only
+    when not the default) followed by the path (none when it is ``/``), query and
+    fragment; when those are longer than 15 characters, their first 13 and ``...``
+    (three full stops). A URL that is not ``http(s)`` or does not parse (e.g.
+    ``example.com/x`` without a scheme) is returned as it is.
+
+    Raises ``ConfigError`` when the ``ada-url`` library (of the ``bluesky`` extra) is
+    not installed.
 
     >>> shorten_url("https://example.com/a/very/long/path?x=1")
     'example.com/a/very/long/...'
     """
-    parts = _parse_http_url(url)
-    if parts is None:
+    parsed = _parse_url(url)
+    if parsed is None or parsed.protocol not in ("http:", "https:"):
         return url
-    host, path, query, fragment = parts
-    rest = ("" if path == "/" else path) + query + fragment
-    if len(rest) > 15:
-        return host + rest[:13] + "..."
-    return host + rest
+    # All ASCII once serialised (percent-encoded), so lengths agree with JavaScript's.
+    path = ("" if parsed.pathname == "/" else parsed.pathname) + parsed.search + parsed.hash
+    if len(path) > 15:
+        return parsed.host + path[:13] + "..."
+    return parsed.host + path
 
 
-# ------------------------------------------------------------ WHATWG URL, for http(s)
-# Just enough of https://url.spec.whatwg.org/#concept-basic-url-parser for an absolute
-# http or https URL, to reproduce JavaScript's ``new URL(...)`` in ``toShortUrl``.
+def _parse_url(url: str) -> Any:
+    """``url`` parsed as a WHATWG URL (an ``ada_url.URL``), ``None`` when it is not one."""
+    if ada_url is None:
+        import sys
 
-_C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
-_FORBIDDEN_DOMAIN = set("\x00\t\n\r #/:<>?@[\\]^|%\x7f") | {chr(c) for c in range(0x20)}
-_PATH_ENCODE = set(' "#<>?`{}')
-_QUERY_ENCODE = set(" \"#<>'")
-_FRAGMENT_ENCODE = set(' "<>`')
-
-
-def _percent_encode(text: str, extra: set[str]) -> str:
-    out = []
-    for char in text:
-        if char in extra or ord(char) < 0x20 or ord(char) > 0x7E:
-            out.extend(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def _parse_http_url(url: str) -> tuple[str, str, str, str] | None:
-    """``(host, path, query, fragment)`` of an http(s) URL as the WHATWG parser
-    serialises them (query and fragment with their ``?``/``#``, empty when empty), or
-    ``None`` when ``url`` is not http(s) or is not a valid URL."""
-    url = url.strip(_C0_OR_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
-    scheme, colon, rest = url.partition(":")
-    scheme = scheme.lower()
-    if not colon or scheme not in ("http", "https"):
+        raise ConfigError(
+            "showing links as Bluesky does needs the ada-url library, which is not installed "
+            f"in threadbot's environment. Install it with: {sys.executable} -m pip install "
+            "ada-url (or install threadbot with its [bluesky] extra).")
+    try:
+        return ada_url.URL(url)
+    except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as JavaScript strings convert
+        usv = url.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return _parse_url(usv) if usv != url else None
+    except ValueError:
         return None
-    rest = rest.lstrip("/\\")
-    end = len(rest)
-    for stop in "/\\?#":
-        found = rest.find(stop)
-        if found != -1:
-            end = min(end, found)
-    authority, rest = rest[:end], rest[end:]
-    if "@" in authority:
-        _userinfo, _, authority = authority.rpartition("@")
-        if not authority:
-            return None
-    host = _parse_host(authority, scheme)
-    if host is None:
-        return None
-    fragment = ""
-    if "#" in rest:
-        rest, _, fragment = rest.partition("#")
-        fragment = "#" + _percent_encode(fragment, _FRAGMENT_ENCODE) if fragment else ""
-    query = ""
-    if "?" in rest:
-        rest, _, query = rest.partition("?")
-        query = "?" + _percent_encode(query, _QUERY_ENCODE) if query else ""
-    return host, _normalise_path(rest), query, fragment
-
-
-def _parse_host(authority: str, scheme: str) -> str | None:
-    host, port = authority, ""
-    if authority.startswith("["):
-        close = authority.find("]")
-        if close == -1:
-            return None
-        host, tail = authority[:close + 1], authority[close + 1:]
-        if tail and not tail.startswith(":"):
-            return None
-        port = tail[1:]
-    elif ":" in authority:
-        host, _, port = authority.rpartition(":")
-        if ":" in host:
-            return None
-    if port:
-        if not port.isascii() or not port.isdigit() or int(port) > 65535:
-            return None
-        port = "" if int(port) == {"http": 80, "https": 443}[scheme] else str(int(port))
-    if host.startswith("["):
-        try:
-            host = f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
-        except ValueError:
-            return None
-    else:
-        host = _domain_to_ascii(host)
-        if host is None:
-            return None
-    return host + (":" + port if port else "")
-
-
-def _domain_to_ascii(host: str) -> str | None:
-    from urllib.parse import unquote
-
-    host = unquote(host)
-    if not host:
-        return None
-    labels = []
-    for label in host.split("."):
-        if label.isascii():
-            labels.append(label.lower())
-            continue
-        try:
-            import idna
-
-            labels.append(idna.encode(label, uts46=True, transitional=False).decode("ascii"))
-        except Exception:  # noqa: BLE001 - any IDNA failure: not a URL the app would shorten
-            try:
-                labels.append(label.encode("idna").decode("ascii"))
-            except UnicodeError:
-                return None
-    host = ".".join(labels)
-    if not host or any(char in _FORBIDDEN_DOMAIN for char in host):
-        return None
-    return _ipv4(host)
-
-
-def _ipv4(host: str) -> str | None:
-    """``host`` itself, or the dotted IPv4 address when its last label is a number
-    (``0x7f.1`` is ``127.0.0.1``); ``None`` when such an address is invalid."""
-    parts = host.split(".")
-    if parts[-1] == "" and len(parts) > 1:
-        parts = parts[:-1]
-    last = parts[-1]
-    if not (last.isdigit() or re.fullmatch(r"0[xX][0-9a-fA-F]*", last)):
-        return host
-    if len(parts) > 4:
-        return None
-    numbers = []
-    for part in parts:
-        try:
-            if part.lower().startswith("0x"):
-                numbers.append(int(part[2:] or "0", 16))
-            elif len(part) > 1 and part.startswith("0"):
-                numbers.append(int(part[1:], 8))
-            else:
-                numbers.append(int(part))
-        except ValueError:
-            return None
-    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
-        return None
-    value = numbers[-1]
-    for index, number in enumerate(numbers[:-1]):
-        value += number * 256 ** (3 - index)
-    return str(ipaddress.IPv4Address(value))
-
-
-def _normalise_path(path: str) -> str:
-    segments = path.replace("\\", "/").split("/")[1:] if path else [""]
-    out: list[str] = []
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        lowered = segment.lower()
-        if lowered in ("..", ".%2e", "%2e.", "%2e%2e"):
-            if out:
-                out.pop()
-            if last:
-                out.append("")
-        elif lowered in (".", "%2e"):
-            if last:
-                out.append("")
-        else:
-            out.append(_percent_encode(segment, _PATH_ENCODE))
-    return "/" + "/".join(out)
 
 
 # ================================================================== images
@@ -1161,14 +1027,18 @@ def _is_token_refusal(err: BaseException) -> bool:
 
 
 def _require_library() -> None:
-    """Posting (unlike previewing) needs the atproto SDK: say how to install it."""
-    if Client is None:
+    """Posting (unlike previewing) needs the atproto SDK, and ada-url to show links:
+    say how to install them."""
+    if Client is None or ada_url is None:
         import sys
 
+        missing = [name for name, absent in (("atproto", Client is None),
+                                             ("ada-url", ada_url is None)) if absent]
         raise ConfigError(
-            "posting to Bluesky needs the atproto library, which is not installed in "
-            f"threadbot's environment. Install it with: {sys.executable} -m pip install "
-            "'atproto>=0.0.60' Pillow (or install threadbot with its [bluesky] extra).")
+            f"posting to Bluesky needs the atproto and ada-url libraries, and "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed in "
+            f"threadbot's environment. Install them with: {sys.executable} -m pip install "
+            "'atproto>=0.0.60' Pillow ada-url (or install threadbot with its [bluesky] extra).")
 
 
 # ================================================================== the client
