@@ -41,7 +41,9 @@ def test_unknown_platform_without_suggestion() -> None:
         ("e\u0301", 1),  # combining mark joins its base
         ("👨‍👩‍👧‍👦🇯🇵", 4),  # 2 graphemes, but 33 bytes: a tenth of the 3,000-byte cap
         ("a\r\nb", 3),  # CR LF is one cluster
-        ("https://example.com/a/very/long/path/that/counts/in/full", 56),
+        # A link counts as the app shows it: the host and 13 characters of the path, "...".
+        ("https://example.com/a/very/long/path/that/counts/in/full", len("example.com") + 16),
+        ("example.com/no/scheme/is/shown/as/written", 41),
         ("日本語", 3),
         ("🫱🏻‍🫲🏿", 2),  # 1 grapheme of 19 bytes
     ],

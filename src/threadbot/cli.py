@@ -227,9 +227,13 @@ def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
     from . import posting
 
     def show(event) -> None:
-        if not as_json:
-            where = f"  {event.url or event.remote_id}" if event.remote_id else ""
-            click.echo(f"[{event.position}/{event.total}] {event.message}{where}")
+        if as_json:
+            return
+        if event.kind == "warning":
+            click.echo(f"[{event.position}/{event.total}] note: {event.message}")
+            return
+        where = f"  {event.url or event.remote_id}" if event.remote_id else ""
+        click.echo(f"[{event.position}/{event.total}] {event.message}{where}")
 
     if isinstance(thread_ids, int):  # one thread: its own error is the outcome
         thread = posting.publish_thread(config, thread_ids, on_event=show)
@@ -677,8 +681,8 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     from . import posting
 
     config = load_config(ctx.find_root().obj["config_path"])
-    def ask(prompt: str) -> str:
-        return click.prompt(prompt, err=True).strip()
+    def ask(prompt: str, hidden: bool = False) -> str:
+        return click.prompt(prompt, err=True, hide_input=hidden).strip()
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "

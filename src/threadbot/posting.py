@@ -427,7 +427,7 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
     """Walk the writer through getting account ``name``'s secrets on its server
     (Mastodon: register an app, open the authorization URL, paste the code), check
     them by signing in, save them in the ``.env`` beside the config (mode 0600), and
-    read the server's limits. ``ask(prompt)`` returns what the writer typed;
+    read the server's limits. ``ask(prompt, hidden=False)`` returns what the writer typed;
     ``say(text)`` shows text. The secrets are never shown. Raises ``UsageError`` for
     a platform without such a flow, ``AuthError`` when the server refuses,
     ``ConfigError`` when ``api_base_url`` is not such a server."""
@@ -533,6 +533,9 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
         with rehearsal_server(account.platform, limits) as server, \
                 tempfile.TemporaryDirectory(prefix="threadbot-rehearsal-") as folder:
             fake_account = replace(account, api_base_url=server.base_url)
+            if account.handle is not None:  # the fake's own account signs in, not yours
+                fake_account = replace(fake_account,
+                                       handle=server.rehearsal_handle("rehearsal"))
             secrets = server.rehearsal_account("rehearsal")
             with Store(Path(folder) / "rehearsal.db") as store, \
                     platform.make_client(fake_account, secrets, 10.0,

@@ -54,7 +54,7 @@ from .thread import Thread
 class Event:
     """Something worth telling the user while publishing (or deleting)."""
 
-    kind: str  # "posted", "found", "retry", "waiting", "deleted"
+    kind: str  # "posted", "found", "retry", "waiting", "deleted", "warning"
     thread_id: int
     position: int
     total: int
@@ -175,6 +175,9 @@ class Publisher:
             self.store.mark_posted(post.id, ref)
             self._note_allowance(thread)
             self._emit("posted", thread, post, total, ref, "posted")
+            notes = getattr(self.client, "warnings", None)
+            while notes:
+                self._emit("warning", thread, post, total, None, notes.pop(0))
             previous = ref
             root = root or ref
             sent_this_run = True

@@ -5,12 +5,13 @@
 
 * ``x`` (280): twitter-text 3.1 weighted length, config v3 (see ``_twitter``):
   NFC, URLs 23, emoji sequences 2, CJK and most symbols 2, Latin etc. 1.
-* ``bluesky`` (300): extended grapheme clusters of the text as sent; URLs count in
-  full. The record also caps the text at 3,000 UTF-8 bytes, which 300 graphemes
-  exceed only when they average over 10 bytes (long ZWJ emoji, flags, Zalgo), so
-  the length is the larger of the graphemes and a tenth of the bytes (rounded up):
-  ``measure <= 300`` then means both limits hold, and the splitter needs no
-  special case.
+* ``bluesky`` (300): extended grapheme clusters of the text as posted: a link with
+  ``http(s)://`` is shown (and counted) shortened as the Bluesky app shows it
+  (``threadbot.platforms.bluesky.shorten_url``), other text in full. The record
+  also caps the text at 3,000 UTF-8 bytes, which 300 graphemes exceed only when
+  they average over 10 bytes (long ZWJ emoji, flags, Zalgo), so the length is the
+  larger of the graphemes and a tenth of the bytes (rounded up): ``measure <= 300``
+  then means both limits hold, and the splitter needs no special case.
 * ``mastodon`` (500): grapheme clusters after replacing each URL with a protocol by
   23 characters and each ``@user@domain`` by ``@user`` (see ``_graphemes``).
 
@@ -67,6 +68,12 @@ class Profile:
 
 
 def _bluesky_length(text: str) -> int:
+    # What is counted is what is posted: each http(s) link shortened as the Bluesky app
+    # shows it (the link facet keeps the full address).
+    if "://" in text:
+        from ..platforms.bluesky import display_text
+
+        text = display_text(text)
     # Both terms add up at least as much over pieces as over the whole, so the
     # splitter's sums never undercount a post.
     size = len(text.encode("utf-8"))

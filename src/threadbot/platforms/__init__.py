@@ -31,6 +31,7 @@ __all__ = ["REGISTRY", "Allowance", "Identity", "Limits", "PlatformClient", "Pla
 REGISTRY: dict[str, str] = {
     "x": "threadbot.platforms.x",
     "mastodon": "threadbot.platforms.mastodon",
+    "bluesky": "threadbot.platforms.bluesky",
 }
 
 

@@ -166,7 +166,12 @@ def comparable_text(text: str) -> str:
 
 class PlatformClient(ABC):
     """One account on one platform. Every method may raise a
-    :class:`~threadbot.platforms.errors.PlatformError` subclass."""
+    :class:`~threadbot.platforms.errors.PlatformError` subclass.
+
+    A client may keep a ``warnings`` list of things the writer should be told about
+    the post just made (a mention that could not be resolved stays plain text): the
+    publisher reports and empties it after each post.
+    """
 
     #: The platform's name in the config (``"x"``, ``"mastodon"``, ...).
     platform: str = ""
@@ -295,7 +300,7 @@ class PlatformSpec:
                       "`threadbot accounts login {account}`.")
     extra: str | None = None
     # ``login(account, *, ask, say, state_dir) -> {credential key: secret}``: walks a
-    # writer through getting the account's secrets (``ask(prompt) -> answer``,
+    # writer through getting the account's secrets (``ask(prompt, hidden=False) -> answer``,
     # ``say(text)``; ``state_dir`` as for ``make_client``);
     # ``None`` when the platform has no such flow (X: keys from its developer portal).
     login: Callable[..., dict[str, str]] | None = field(default=None, repr=False)

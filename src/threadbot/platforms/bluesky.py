@@ -1583,7 +1583,8 @@ def _login(account: Any, *, ask: Callable[[str], str], say: Callable[[str], None
             f"account '{account.name}' has handle: {configured} in the config, and you typed "
             f"{handle}. To post as @{handle}, change that line to 'handle: {handle}', then run "
             f"`threadbot accounts login {account.name}` again. Nothing was saved.")
-    password = ask(f"App password for @{handle} (not your main password)").strip()
+    password = ask(f"App password for @{handle} (not your main password)",
+                   hidden=True).strip()
     if not password:
         raise AuthError(f"no app password was given, so nothing was saved. Run `threadbot "
                         f"accounts login {account.name}` again and paste the app password.",
