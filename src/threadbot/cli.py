@@ -682,7 +682,9 @@ def accounts_login(ctx: click.Context, name: str) -> None:
 
     config = load_config(ctx.find_root().obj["config_path"])
     def ask(prompt: str, hidden: bool = False) -> str:
-        return click.prompt(prompt, err=True, hide_input=hidden).strip()
+        # An empty answer is allowed: it takes the default the prompt shows, if any.
+        return click.prompt(prompt, err=True, hide_input=hidden, default="",
+                            show_default=False).strip()
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "

@@ -1608,6 +1608,10 @@ SPEC = PlatformSpec(
     make_client=_make_client,
     needs_handle=True,
     resizes_images=True,
+    auth_help=("{names} is wrong or revoked, or the handle in the config is not its "
+               "account's. It must be an app password (in the Bluesky app: "
+               f"{APP_PASSWORDS_WHERE}), never your main password: `threadbot accounts "
+               "login {account}` checks and saves a new one."),
     extra="bluesky",
     login=_login,
 )
