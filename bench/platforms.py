@@ -8,7 +8,7 @@
    same day, then a post a day later (the cache is refreshed at most daily).
 2. Posting: a thread of N posts (one image) through the real CLI code path
    (``threadbot.posting``: the record, the platform's client library, the fake
-   server over HTTP on 127.0.0.1 with the given latency) to X and to Mastodon:
+   server over HTTP on 127.0.0.1 with the given latency) to X, Mastodon and Bluesky:
    wall time, requests sent, and the ratio to the ideal (requests × latency).
 
 Figures only, never assertions.
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from threadbot import posting  # noqa: E402
 from threadbot.config import load_config  # noqa: E402
+from threadbot.testing.fake_bluesky import FakeBluesky  # noqa: E402
 from threadbot.testing.fake_mastodon import FakeMastodon  # noqa: E402
 from threadbot.testing.fake_x import FakeX  # noqa: E402
 
@@ -36,19 +37,23 @@ ESSAY = (ROOT / "drafts" / "on-slow-work.md").read_text(encoding="utf-8")
 FAST = "posting:\n  pause_seconds: 0\n  backoff_seconds: 0.01\n  timeout_seconds: 5\n"
 
 
-def folder(work: Path, x: FakeX, masto: FakeMastodon) -> Path:
+def folder(work: Path, x: FakeX, masto: FakeMastodon, sky: FakeBluesky | None = None) -> Path:
     (work / "config").mkdir(parents=True, exist_ok=True)
     (work / "drafts").mkdir(exist_ok=True)
+    bluesky = (f"  sky:\n    platform: bluesky\n    handle: threadbot.test\n"
+               f"    api_base_url: {sky.base_url}\n" if sky else "")
     (work / "config" / "threadbot.yaml").write_text(
         f"accounts:\n  main:\n    platform: x\n    api_base_url: {x.base_url}\n"
-        f"  fedi:\n    platform: mastodon\n    api_base_url: {masto.base_url}\n" + FAST,
-        encoding="utf-8")
+        f"  fedi:\n    platform: mastodon\n    api_base_url: {masto.base_url}\n"
+        + bluesky + FAST, encoding="utf-8")
     creds = x.credentials()
     (work / "config" / ".env").write_text(
         f"X_API_KEY={creds['consumer_key']}\nX_API_SECRET={creds['consumer_secret']}\n"
         f"X_ACCESS_TOKEN={creds['access_token']}\n"
         f"X_ACCESS_TOKEN_SECRET={creds['access_token_secret']}\n"
-        f"MASTODON_ACCESS_TOKEN={masto.credentials()['access_token']}\n", encoding="utf-8")
+        f"MASTODON_ACCESS_TOKEN={masto.credentials()['access_token']}\n"
+        + (f"BLUESKY_APP_PASSWORD={sky.credentials()['app_password']}\n" if sky else ""),
+        encoding="utf-8")
     return work
 
 
@@ -107,11 +112,13 @@ def posting_figures(posts: int, latency: float) -> None:
     body = "\n\n".join(f"Thought {i}: a short reflection of its own, number {i}."
                        for i in range(1, posts + 1))
     png = (ROOT / "drafts" / "images" / "desk.png").read_bytes()
-    for account in ("main", "fedi"):
+    names = {"main": "X", "fedi": "Mastodon", "sky": "Bluesky"}
+    for account in names:
         with tempfile.TemporaryDirectory() as tmp, \
                 FakeX.running(latency=latency, duplicate_window=0) as x, \
-                FakeMastodon.running(latency=latency, processing_polls=0) as masto:
-            work = folder(Path(tmp), x, masto)
+                FakeMastodon.running(latency=latency, processing_polls=0) as masto, \
+                FakeBluesky.running(latency=latency) as sky:
+            work = folder(Path(tmp), x, masto, sky)
             os.chdir(work)
             (work / "drafts" / "pic.png").write_bytes(png)
             (work / "drafts" / "t.md").write_text(
@@ -120,14 +127,14 @@ def posting_figures(posts: int, latency: float) -> None:
             config = load_config()
             [plan] = posting.prepare(config, "drafts/t.md", accounts=[account])
             thread_id = posting.record_plan(config, plan)
-            server = x if account == "main" else masto
+            server = {"main": x, "fedi": masto, "sky": sky}[account]
             before = len(server.requests)
             start = time.perf_counter()
             posting.publish_thread(config, thread_id)
             wall = time.perf_counter() - start
             sent = len(server.requests) - before
             ideal = sent * latency
-            name = "X" if account == "main" else "Mastodon"
+            name = names[account]
             print(f"   {name:<9} {wall:>7.2f} {sent:>8} {ideal:>8.2f} {wall / ideal:>6.2f}")
 
 
