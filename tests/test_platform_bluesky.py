@@ -339,8 +339,10 @@ def test_shorten_url_parses_as_the_url_standard(url, shown):
 
 
 def test_shorten_url_without_ada_url_says_how_to_install_it(monkeypatch):
+    from threadbot.counting import _bluesky
     from threadbot.platforms import bluesky
 
+    monkeypatch.setattr(_bluesky, "ada_url", None)
     monkeypatch.setattr(bluesky, "ada_url", None)
     with pytest.raises(ConfigError, match="ada-url"):
         shorten_url("https://example.com/")

@@ -7,7 +7,7 @@
   NFC, URLs 23, emoji sequences 2, CJK and most symbols 2, Latin etc. 1.
 * ``bluesky`` (300): extended grapheme clusters of the text as posted: a link with
   ``http(s)://`` is shown (and counted) shortened as the Bluesky app shows it
-  (``threadbot.platforms.bluesky.shorten_url``), other text in full. The record
+  (``_bluesky.shorten_url``), other text in full. The record
   also caps the text at 3,000 UTF-8 bytes, which 300 graphemes exceed only when
   they average over 10 bytes (long ZWJ emoji, flags, Zalgo), so the length is the
   larger of the graphemes and a tenth of the bytes (rounded up): ``measure <= 300``
@@ -71,7 +71,7 @@ def _bluesky_length(text: str) -> int:
     # What is counted is what is posted: each http(s) link shortened as the Bluesky app
     # shows it (the link facet keeps the full address).
     if "://" in text:
-        from ..platforms.bluesky import display_text
+        from ._bluesky import display_text
 
         text = display_text(text)
     # Both terms add up at least as much over pieces as over the whole, so the
