@@ -277,8 +277,17 @@ def decorate(text: str, *, index: int, total: int, mid_sentence: bool,
 
 def _continuation_joint(body: str) -> str:
     # "word…" reads as a thought trailing off; after punctuation, "word, …" is clearer.
+    # After a link, always a space: "…" glued to it would become part of the address.
+    words = body.rsplit(None, 1)
+    if words and _LINK_LIKE.search(words[-1]):
+        return " "
     last = body[-1:] if body else ""
     return "" if (last.isalnum() or _CJK.match(last or " ")) else " "
+
+
+# A word that a platform may read as a link: with a scheme, or a domain name at its end
+# (possibly followed by a path).
+_LINK_LIKE = re.compile(r"://|\.[a-z]{2,}(?:/\S*)?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -353,8 +362,10 @@ class _Section:
         self.prefix_seg = [0]
         self.prefix_gap = [0, 0]
         for t in range(len(self.cuts) - 1):
-            self.prefix_seg.append(self.prefix_seg[-1]
-                                   + measure(text[self.cuts[t].start:self.cuts[t + 1].end]))
+            start = self.cuts[t].start
+            before = text[start - 1] if start else ""
+            self.prefix_seg.append(self.prefix_seg[-1] + in_context(
+                measure, before, text[start:self.cuts[t + 1].end]))
             if t:
                 gap = text[self.cuts[t].end:self.cuts[t].start]
                 self.prefix_gap.append(self.prefix_gap[-1]
@@ -369,10 +380,12 @@ class _Section:
         marks to word gaps, but a word gap may save a post."""
         text, measure, budget = self.text, self.measure, self.budget
         span = text[start:end]
-        if check and (_upper_bound(span) <= budget or measure(span) <= budget):
+        before = text[start - 1] if start else ""
+        if check and (_upper_bound(span) <= budget
+                      or in_context(measure, before, span) <= budget):
             return []
         atoms, classes = classify(span)
-        atoms, classes, hard = _hard_cut(span, atoms, classes, measure, budget)
+        atoms, classes, hard = _hard_cut(span, atoms, classes, measure, budget, before)
         self.hard.extend(hard)
         return [_Cut(start + atoms[i][1], start + atoms[i + 1][0], classes[i])
                 for i in range(len(atoms) - 1) if classes[i] is not Break.NONE]
@@ -457,9 +470,19 @@ class _Section:
         return result
 
 
-def _hard_cut(text, atoms, classes, measure, budget):
+def in_context(measure: Callable[[str], int], before: str, piece: str) -> int:
+    """What ``piece`` adds to a post when ``before`` (one character, or "") comes right
+    before it. Only a character that is not a space changes anything: a link right
+    after a CJK character, say, is no link on Bluesky and counts in full."""
+    if not before or before.isspace():
+        return measure(piece)
+    return measure(before + piece) - measure(before)
+
+
+def _hard_cut(text, atoms, classes, measure, budget, before=""):
     """Make every grapheme boundary of a token too long for any post a (hard) place
-    to break, so that the programme chooses where to cut it as it chooses any break."""
+    to break, so that the programme chooses where to cut it as it chooses any break.
+    ``before`` is the character before ``text`` in the draft."""
     if all(_upper_bound(text[a:b]) <= budget for a, b in atoms):
         return atoms, classes, []
     new_atoms: list[tuple[int, int]] = []
@@ -467,7 +490,8 @@ def _hard_cut(text, atoms, classes, measure, budget):
     hard: list[str] = []
     for index, (a, b) in enumerate(atoms):
         word = text[a:b]
-        if _upper_bound(word) > budget and measure(word) > budget:
+        if _upper_bound(word) > budget and in_context(
+                measure, text[a - 1] if a else before, word) > budget:
             hard.append(word)
             start = a
             for match in regex.finditer(r"\X", word):
