@@ -34,7 +34,7 @@ RULES = {
     # Bluesky's image blob limit is 1,000,000 bytes; alt text is not capped by the lexicon
     # beyond the record size, 2,000 is the app's limit.
     "bluesky": MediaRules(max_bytes=1_000_000, max_gif_bytes=1_000_000, max_per_post=4,
-                          max_alt=2000),
+                          max_alt=2000, types=("image/png", "image/jpeg", "image/webp")),
     # Mastodon's defaults: 16 MB images, 4 attachments, 1,500 characters of description.
     "mastodon": MediaRules(max_bytes=16 * MB, max_gif_bytes=16 * MB, max_per_post=4,
                            max_alt=1500),

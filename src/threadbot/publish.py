@@ -156,7 +156,7 @@ class Publisher:
                 if found:
                     self.store.mark_posted(post.id, found)
                     self._emit("found", thread, post, total, found,
-                               "was already up (found among the account's recent posts)")
+                               "was already up (found on the platform, not sent again)")
                     previous = found
                     root = root or found
                     continue

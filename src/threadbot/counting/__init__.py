@@ -126,7 +126,8 @@ def measure(text: str, platform: str = "x") -> int:
 def find_urls(text: str, platform: str = "x") -> list[tuple[int, int]]:
     """Sorted ``[start, end)`` indices into ``text`` as given of the URLs that
     ``platform`` counts at a fixed length (X: with or without protocol; Mastodon:
-    with a protocol). Bluesky counts URLs in full, so it returns ``[]``.
+    with a protocol). Bluesky has no fixed length (a link counts as shown), so it
+    returns ``[]``.
 
     Useful to avoid splitting inside a link.
     """

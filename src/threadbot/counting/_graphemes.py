@@ -2,8 +2,9 @@
 
 Bluesky: ``app.bsky.feed.post`` ``text`` has ``maxGraphemes: 300`` and
 ``maxLength: 3000`` (the latter in UTF-8 bytes, per the AT Protocol lexicon
-string rules). The app and the PDS count the text as sent, not normalised, and
-URLs count in full (link facets do not shorten the text).
+string rules). The app and the PDS count the text as sent, not normalised; the
+text threadbot sends shows each ``http(s)`` link shortened (see ``_bluesky``), so
+that is what ``threadbot.counting`` measures.
 
 Mastodon (``app/validators/status_length_validator.rb``): the text, with every
 URL that Mastodon's extractor finds (only with a protocol: ``http``, ``https``,
