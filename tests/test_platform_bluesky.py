@@ -34,6 +34,7 @@ from threadbot.platforms.errors import (
     AuthError,
     BadRequestError,
     NetworkError,
+    PlatformError,
     RateLimitedError,
     RejectedError,
     ServerError,
@@ -138,15 +139,29 @@ def test_chain_of_three_replies_with_strong_refs_under_the_given_keys(client, fa
     assert created.endswith("Z") and len(created) == len("2026-01-01T00:00:00.000Z")
 
 
-def test_a_reply_finds_its_root_when_the_ledger_has_only_ids(client, fake):
+def test_a_reply_needs_the_uri_and_cid_from_the_ledger(client, fake, state):
     first = post(client, "one")
     second = post(client, "two", first, first)
-    # Only record keys, no URI or CID: read back from the server.
-    third = client.create_post("three", reply_to=PostRef(second.id), root=None, media_ids=(),
-                               idempotency_key=new_idempotency_key(), options=NONE)
-    stored = fake.post(third.id)
-    assert stored.reply_parent == (second.uri, second.cid)
-    assert stored.reply_root == (first.uri, first.cid)
+    sent = len(fake.requests)
+    # Only record keys, no URI or CID: the strong refs come from the ledger, never from
+    # the network, so the post is refused before anything is sent (signing in included).
+    with make_client(fake, state) as fresh:
+        for reply_to, root in ((PostRef(second.id), first), (second, PostRef(first.id)),
+                               (PostRef(second.id), None)):
+            with pytest.raises(PlatformError) as caught:
+                fresh.create_post("three", reply_to=reply_to, root=root, media_ids=(),
+                                  idempotency_key=new_idempotency_key(), options=NONE)
+            assert "URI" in caught.value.message and "CID" in caught.value.message
+    assert len(fake.requests) == sent
+    assert [p.text for p in fake.posts(ME)] == ["one", "two"]
+
+
+def test_a_reply_without_a_root_is_in_the_thread_of_its_parent(client, fake):
+    first = post(client, "one")
+    second = client.create_post("two", reply_to=first, root=None, media_ids=(),
+                                idempotency_key=new_idempotency_key(), options=NONE)
+    assert fake.post(second.id).reply_root == fake.post(second.id).reply_parent == \
+        (first.uri, first.cid)
 
 
 def test_a_key_that_is_not_a_tid_becomes_a_stable_tid(client, fake):
@@ -156,6 +171,20 @@ def test_a_key_that_is_not_a_tid_becomes_a_stable_tid(client, fake):
     assert len(derived) == 13 and derived[0] in "234567abcdefghij"
     ref = post(client, "not a tid", key="key-1")
     assert ref.id == derived and fake.posts(ME)[0].rkey == derived
+
+
+def test_record_keys_use_the_tid_alphabet_of_base():
+    import ast
+    import inspect
+
+    from threadbot.platforms import base, bluesky
+
+    assert bluesky._TID_ALPHABET is base._TID_ALPHABET
+    tree = ast.parse(inspect.getsource(bluesky))
+    assigned = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                for target in node.targets if isinstance(target, ast.Name)}
+    assert "_TID_ALPHABET" not in assigned  # one alphabet, not a copy
+    assert set(record_key("key-1")) <= set(base._TID_ALPHABET)
 
 
 def test_retry_after_a_drop_after_store_returns_the_same_post(client, fake):
@@ -227,13 +256,27 @@ def test_me_limits_and_allowance(client, fake):
     assert allowance.reset_at is not None and allowance.reset_at > datetime.now(UTC)
 
 
-def test_post_urls_point_at_bsky_app_only_for_bluesky_servers(fake):
+@pytest.mark.parametrize("server", [None, "https://bsky.social", "https://pds.example.org",
+                                    "https://morel.us-east.host.bsky.network",
+                                    "pds.example.org:8443", "http://10.0.0.5:2583"])
+def test_post_urls_of_real_servers_point_at_bsky_app(server):
+    ref = PostRef("3jzfcijpj2z2a")
+    me = Identity("did:plc:x", "me.example.org")
+    with BlueskyClient("me.example.org", "aaaa-bbbb-cccc-dddd", server, 5) as real:
+        assert real.post_url(me, ref) == \
+            "https://bsky.app/profile/me.example.org/post/3jzfcijpj2z2a"
+
+
+@pytest.mark.parametrize("server", ["http://127.0.0.1:2583", "http://127.8.9.10:2583",
+                                    "http://localhost:2583", "http://[::1]:2583",
+                                    "https://LOCALHOST"])
+def test_post_urls_of_a_fake_on_this_machine_point_at_the_fake(server):
     ref = PostRef("3jzfcijpj2z2a")
     me = Identity("did:plc:x", "me.bsky.social")
-    real = BlueskyClient("me.bsky.social", "aaaa-bbbb-cccc-dddd", None, 5, account="main")
-    assert real.post_url(me, ref) == "https://bsky.app/profile/me.bsky.social/post/3jzfcijpj2z2a"
-    local = BlueskyClient(ME, "x", fake.base_url, 5)
-    assert local.post_url(me, ref) == f"{fake.base_url}/profile/me.bsky.social/post/{ref.id}"
+    with BlueskyClient(ME, "x", server, 5) as local:
+        assert local.post_url(me, ref) == \
+            f"{local.api_base_url}/profile/me.bsky.social/post/{ref.id}"
+        assert not local.post_url(me, ref).startswith("https://bsky.app")
 
 
 # ------------------------------------------------------------------ rich text
@@ -288,6 +331,16 @@ def test_an_unresolvable_mention_stays_plain_text_with_a_warning(client, fake):
     assert len(client.warnings) == 1 and "@nobody.test" in client.warnings[0]
     post(client, "again @nobody.test")
     assert len(client.warnings) == 1  # said once
+
+
+def test_warnings_of_a_failed_attempt_are_not_reported_under_the_next_post(client, fake):
+    client.me()
+    fake.fail_next(status=400, path="*createRecord")
+    with pytest.raises(BadRequestError):
+        post(client, "hi @nobody.test")
+    assert len(client.warnings) == 1 and "@nobody.test" in client.warnings[0]
+    post(client, "no mention here")
+    assert client.warnings == []
 
 
 def test_shorten_url_follows_the_bluesky_app():
@@ -351,6 +404,16 @@ def test_shorten_url_without_ada_url_says_how_to_install_it(monkeypatch):
     assert display_text("no links here #tag") == "no links here #tag"
 
 
+def test_without_atproto_the_hint_names_the_version_threadbot_needs(monkeypatch):
+    from threadbot.platforms import bluesky
+
+    monkeypatch.setattr(bluesky, "Client", None)
+    with pytest.raises(ConfigError) as caught:
+        BlueskyClient(ME, "x", "https://bsky.social")
+    assert "'atproto>=0.0.73,<0.1'" in caught.value.message
+    assert "0.0.60" not in caught.value.message
+
+
 def test_the_module_imports_without_ada_url():
     code = ("import sys; sys.modules['ada_url'] = None\n"
             "from threadbot.platforms.bluesky import display_text\n"
@@ -389,20 +452,71 @@ def noise_photo(path: Path, size: tuple[int, int], *, orientation: int = 1,
 
 
 APP1 = 0xE1  # the JPEG segment that holds EXIF (and XMP)
+APP2 = 0xE2  # ICC profiles, and the MPF index of a multi-picture file
+
+
+def jpeg_image(data: bytes, at: int = 0) -> tuple[list[tuple[int, bytes]], int]:
+    """The segments ``(marker, payload)`` of the JPEG image starting at ``at``, through
+    all its scans, and where it ends (after its EOI)."""
+    assert data[at:at + 2] == b"\xff\xd8", f"no image at {at}"
+    segments: list[tuple[int, bytes]] = []
+    at += 2
+    while True:
+        assert data[at] == 0xFF, f"no marker at {at}"
+        while data[at] == 0xFF:
+            at += 1
+        marker = data[at]
+        at += 1
+        if marker == 0xD9:
+            return segments, at
+        length = int.from_bytes(data[at:at + 2], "big")
+        segments.append((marker, data[at + 2:at + length]))
+        at += length
+        if marker == 0xDA:  # compressed pixels: stuffed 0xFF00 and restarts, then a marker
+            while not (data[at] == 0xFF and data[at + 1] not in (0x00, *range(0xD0, 0xD8))):
+                at += 1
+
+
+def jpeg_images(data: bytes) -> tuple[list[list[tuple[int, bytes]]], bytes]:
+    """The segments of every image in a JPEG file (a multi-picture file has several, one
+    after another), and whatever follows the last one."""
+    images, at = [], 0
+    while at < len(data) and data[at:at + 2] == b"\xff\xd8":
+        segments, at = jpeg_image(data, at)
+        images.append(segments)
+    return images, data[at:]
 
 
 def jpeg_markers(data: bytes) -> list[int]:
-    """The markers of a JPEG's segments before its image data (a byte search could
-    find "GPS" by chance in compressed pixels)."""
-    assert data[:2] == b"\xff\xd8"
-    markers, at = [], 2
-    while at + 4 <= len(data) and data[at] == 0xFF:
-        marker = data[at + 1]
-        markers.append(marker)
-        if marker == 0xDA:  # start of scan: the compressed pixels follow
-            break
-        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
-    return markers
+    """The markers of a JPEG's segments (of its first image; a byte search could find
+    "GPS" by chance in compressed pixels)."""
+    return [marker for marker, _ in jpeg_image(data)[0]]
+
+
+def exif_of(segments: list[tuple[int, bytes]]) -> list[Image.Exif]:
+    """The EXIF blocks among an image's segments, parsed."""
+    found = []
+    for marker, payload in segments:
+        if marker == APP1 and payload.startswith(b"Exif\0\0"):
+            exif = Image.Exif()
+            exif.load(payload)
+            found.append(exif)
+    return found
+
+
+def multi_picture_photo(path: Path, size: tuple[int, int], **options) -> Path:
+    """A multi-picture JPEG (MPO: a primary image and a second one after it, as stereo
+    cameras, gain maps and motion photos make) with GPS EXIF in each image."""
+    width, height = size
+    frames = [Image.frombytes("RGB", size, os.urandom(width * height * 3)) for _ in range(2)]
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "TestCam"
+    exif[ExifTags.Base.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 24.0),
+        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (2.0, 21.0, 3.0)}
+    frames[0].save(path, "MPO", save_all=True, append_images=frames[1:], exif=exif,
+                   quality=90, **options)
+    return path
 
 
 def test_a_3_mb_photo_with_gps_is_uploaded_small_without_exif(client, fake, tmp_path):
@@ -436,6 +550,58 @@ def test_a_small_photo_loses_its_exif_but_not_its_pixels(tmp_path):
     with Image.open(photo) as before, Image.open(io.BytesIO(data)) as after:
         assert not after.getexif()
         assert before.tobytes() == after.tobytes()  # removed losslessly
+
+
+@pytest.mark.parametrize("options", [{}, {"progressive": True},
+                                     {"restart_marker_blocks": 1}],
+                         ids=["baseline", "progressive", "restart-markers"])
+def test_a_multi_picture_jpeg_keeps_only_its_primary_image_without_exif(
+        client, fake, tmp_path, options):
+    photo = multi_picture_photo(tmp_path / "stereo.jpg", (240, 160), **options)
+    original = photo.read_bytes()
+    assert len(original) <= 1_000_000
+    images, _ = jpeg_images(original)
+    assert len(images) == 2
+    assert all(exif.get_ifd(ExifTags.IFD.GPSInfo) for segments in images
+               for exif in exif_of(segments))
+    assert any(p.startswith(b"MPF\0") for m, p in images[0] if m == APP2)
+
+    client.upload_media(photo, "Two views")
+    (blob,) = fake.blobs(ME)
+    assert blob.mime_type == "image/jpeg"
+    images, trailing = jpeg_images(blob.data)
+    assert len(images) == 1 and trailing == b""  # the second image is gone
+    for segments in images:
+        assert exif_of(segments) == []
+        assert [m for m, _ in segments if m == APP1 or 0xE3 <= m <= 0xEF or m == 0xFE] == []
+        assert not any(p.startswith(b"MPF\0") for m, p in segments if m == APP2)
+    with Image.open(photo) as before, Image.open(io.BytesIO(blob.data)) as after:
+        assert after.format == "JPEG" and getattr(after, "n_frames", 1) == 1
+        assert not after.getexif()
+        assert before.tobytes() == after.tobytes()  # the primary image, losslessly
+
+
+def test_a_jpeg_whose_structure_is_odd_is_encoded_anew(tmp_path):
+    from threadbot.platforms.bluesky import _strip_jpeg
+
+    photo = noise_photo(tmp_path / "small.jpg", (64, 48))
+    data = photo.read_bytes()
+    assert _strip_jpeg(data[:-2]) is None  # no end of image
+    assert _strip_jpeg(data[:200]) is None  # cut short
+    assert _strip_jpeg(b"\xff\xd8\xff\xd9") is None  # no image at all
+    end = _strip_jpeg(data)
+    assert end is not None and jpeg_images(end)[1] == b""
+    # Stray bytes after the JFIF segment (which Pillow reads past): encoded anew.
+    assert data[2:4] == b"\xff\xe0" and data[20:22] == b"\xff\xe1"
+    odd = data[:20] + b"\0\0" + data[20:]
+    assert _strip_jpeg(odd) is None
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(odd)
+    sent, mime, width, height, _ = prepare_image(broken)
+    assert (mime, width, height) == ("image/jpeg", 64, 48)
+    images, trailing = jpeg_images(sent)
+    assert len(images) == 1 and trailing == b"" and exif_of(images[0]) == []
+    assert [m for m, _ in images[0] if m == APP1] == []
 
 
 def test_orientation_is_applied_before_the_exif_goes(tmp_path):
@@ -595,6 +761,39 @@ def test_a_token_the_server_calls_expired_is_refreshed(fake, state, clock):
         ref = post(client, "clocks disagree")
     assert fake.post(ref.id).text == "clocks disagree"
     assert fake.logins(ME) == 1 and fake.refreshes(ME) == 1
+
+
+def test_a_long_running_client_adopts_the_session_another_process_renewed(state, clock):
+    # Two "processes" (clients sharing the session file); refresh tokens rotate, and the
+    # old one works only a few seconds more.
+    with FakeBluesky.running(accounts=[ME], access_ttl=600, refresh_grace=5,
+                             clock=clock) as fake:
+        with make_client(fake, state, clock=clock) as daemon:
+            daemon.me()
+            assert fake.logins(ME) == 1
+            clock.now += 500  # the access token is near its end
+            with make_client(fake, state, clock=clock) as other:
+                other.me()  # refreshes, rotating the refresh token the daemon holds
+            assert fake.logins(ME) == 1 and fake.refreshes(ME) == 1
+            clock.now += 500  # the other's session is near its end too
+            ref = post(daemon, "still signed in")
+        assert fake.post(ref.id).text == "still signed in"
+        assert fake.logins(ME) == 1 and fake.refreshes(ME) == 2
+        with make_client(fake, state, clock=clock) as later:  # the file holds the newest
+            assert later.me().handle == ME
+        assert fake.logins(ME) == 1 and fake.refreshes(ME) == 2
+
+
+def test_a_long_running_client_adopts_a_fresh_session_without_refreshing(state, clock):
+    with FakeBluesky.running(accounts=[ME], access_ttl=600, clock=clock) as fake:
+        with make_client(fake, state, clock=clock) as daemon:
+            daemon.me()
+            clock.now += 500
+            with make_client(fake, state, clock=clock) as other:
+                other.me()
+            clock.now += 10  # the other's session is fresh
+            post(daemon, "adopted")
+        assert fake.logins(ME) == 1 and fake.refreshes(ME) == 1
 
 
 def test_processes_renewing_at_once_rotate_the_token_once(fake, state, clock):

@@ -57,6 +57,7 @@ import contextlib
 import errno
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import re
@@ -76,6 +77,7 @@ from ..counting._bluesky import Span as _Span
 from ..counting._bluesky import ada_url, display_text, render, shorten_url
 from ..errors import ConfigError, MediaError
 from .base import (
+    _TID_ALPHABET,
     Allowance,
     Identity,
     Limits,
@@ -139,8 +141,8 @@ APP_PASSWORD_SHAPE = re.compile(r"[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4
 POINTS_PER_POST = 3
 # Error names meaning "this session's tokens are no good" (the PDS's auth verifier).
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
-# Hosts run by Bluesky itself, whose posts are seen at bsky.app.
-_BLUESKY_HOSTS = ("bsky.social", "bsky.network", "bsky.app")
+#: Where posts are seen on the web, whatever PDS holds them.
+WEB_APP_URL = "https://bsky.app"
 
 
 # ================================================================== images
@@ -170,7 +172,9 @@ def prepare_image(path: str | Path) -> tuple[bytes, str, int, int, bool]:
     """An image ready for Bluesky: ``(data, mime_type, width, height, resized)``.
 
     Metadata that can tell where a photo was taken (EXIF, GPS included; XMP; IPTC;
-    PNG text chunks) is always removed, losslessly when the pixels need not change.
+    comments; PNG text chunks) is always removed, losslessly when the pixels need not
+    change. Of a multi-picture JPEG (MPO, a gain map, a motion photo) only the primary
+    image is sent: the others, with their own EXIF, are left out.
     An image rotated by its EXIF orientation is turned upright first (then
     re-encoded). One larger than 1,000,000 bytes is scaled to at most 2,000 pixels a
     side, then re-encoded at falling quality (JPEG, WEBP; a PNG without transparency
@@ -206,7 +210,7 @@ def prepare_image(path: str | Path) -> tuple[bytes, str, int, int, bool]:
     if orientation in (None, 1):
         stripped = _strip_metadata(data, kind)
         if stripped is not None and len(stripped) <= MAX_IMAGE_BYTES and \
-                not _has_metadata(image_module, stripped):
+                not _has_metadata(image_module, stripped, kind):
             return stripped, _IMAGE_TYPES[kind], image.width, image.height, False
     # Turned upright, or metadata the stripper could not remove, or too large: encode anew.
     return _fit(image, kind, path, faithful_first=len(data) <= MAX_IMAGE_BYTES)
@@ -224,10 +228,19 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _has_metadata(image_module: Any, data: bytes) -> bool:
+def _has_metadata(image_module: Any, data: bytes, kind: str) -> bool:
+    """Whether stripped ``data`` still shows metadata, or more than one image, in any
+    way (then it is encoded anew)."""
+    if kind == "JPEG":
+        try:  # one image, ending at the end, of segments that all stay
+            if _strip_jpeg(data) != data:
+                return True
+        except (IndexError, ValueError):
+            return True
     try:
         with image_module.open(io.BytesIO(data)) as image:
-            return bool(image.getexif()) or "xmp" in image.info
+            return bool(image.getexif()) or "xmp" in image.info or \
+                (kind == "JPEG" and getattr(image, "n_frames", 1) != 1)
     except Exception:  # noqa: BLE001 - unreadable after stripping: re-encode instead
         return True
 
@@ -246,32 +259,71 @@ def _strip_metadata(data: bytes, kind: str) -> bytes | None:
 
 
 def _strip_jpeg(data: bytes) -> bytes | None:
-    # APP1 (EXIF, XMP) and APP13 (Photoshop/IPTC) go; JFIF, ICC (APP2), Adobe (APP14) stay.
+    """The primary image of a JPEG file with only the segments that make its pixels and
+    colours: everything after its end (EOI) goes, which is where a multi-picture file
+    (MPO, a gain map, a motion photo's video) keeps its other images and their EXIF.
+    ``None`` when the structure is not as expected (the caller then encodes anew)."""
     out = bytearray(b"\xff\xd8")
     at = 2
-    while at < len(data):
+    scanned = False
+    while True:
         if data[at] != 0xFF:
             return None
-        while data[at] == 0xFF:
+        while data[at] == 0xFF:  # fill bytes may precede a marker
             at += 1
         marker = data[at]
         at += 1
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            out += bytes((0xFF, marker))
-            continue
-        if marker == 0xD9:
+        if marker == 0xD9:  # end of image: of the primary one, which is all that is sent
+            if not scanned:
+                return None
             out += b"\xff\xd9"
             return bytes(out)
+        if marker in (0x00, 0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            return None  # not where a segment should start
         length = int.from_bytes(data[at:at + 2], "big")
         if length < 2 or at + length > len(data):
             return None
-        if marker == 0xDA:  # start of scan: the rest is image data
-            out += b"\xff\xda" + data[at:]
-            return bytes(out)
-        if marker not in (0xE1, 0xED):
+        if _keep_jpeg_segment(marker, data[at + 2:at + length]):
             out += bytes((0xFF, marker)) + data[at:at + length]
         at += length
-    return None
+        if marker == 0xDA:  # start of scan: its compressed pixels run to the next marker
+            end = _jpeg_scan_end(data, at)
+            if end is None:
+                return None
+            out += data[at:end]
+            at = end
+            scanned = True
+
+
+def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
+    """Whether a segment stays: JFIF (APP0), an ICC profile (APP2) and Adobe's colour
+    transform (APP14) do, like every segment that is not metadata; EXIF and XMP (APP1),
+    the multi-picture index (APP2 ``MPF``), IPTC (APP13), any other APPn and comments
+    go."""
+    if marker == 0xFE:
+        return False
+    if 0xE0 <= marker <= 0xEF:
+        return (marker == 0xE0 and payload.startswith(b"JFIF\0")) or \
+            (marker == 0xE2 and payload.startswith(b"ICC_PROFILE\0")) or \
+            (marker == 0xEE and payload.startswith(b"Adobe"))
+    return True
+
+
+def _jpeg_scan_end(data: bytes, at: int) -> int | None:
+    """Where the entropy-coded data starting at ``at`` ends: at the first marker, which
+    is 0xFF followed by neither 0x00 (a stuffed 0xFF byte) nor a restart marker
+    (0xD0-0xD7), so it cannot be an EOI (0xFFD9) inside the data."""
+    while True:
+        at = data.find(b"\xff", at)
+        if at < 0 or at + 1 >= len(data):
+            return None
+        following = data[at + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            at += 2
+        elif following == 0xFF:  # a fill byte: the marker comes after
+            at += 1
+        else:
+            return at
 
 
 def _strip_png(data: bytes) -> bytes | None:
@@ -353,7 +405,8 @@ def _encode(image: Any, kind: str, quality: int, icc: bytes | None) -> bytes:
     if kind == "JPEG":
         if image.mode not in ("RGB", "L", "CMYK"):
             image = image.convert("RGB")
-        image.save(buffer, "JPEG", quality=quality, optimize=True, **extra)
+        # ``comment=b""``: Pillow would copy the original's comment (COM) otherwise.
+        image.save(buffer, "JPEG", quality=quality, optimize=True, comment=b"", **extra)
     elif kind == "WEBP":
         image.save(buffer, "WEBP", quality=quality, method=4, **extra)
     else:
@@ -364,7 +417,6 @@ def _encode(image: Any, kind: str, quality: int, icc: bytes | None) -> bytes:
 # ================================================================== record keys
 
 _TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
 def record_key(idempotency_key: str) -> str:
@@ -406,9 +458,16 @@ def _host(api_base_url: str) -> str:
     return host.removesuffix(default) if default else host
 
 
-def _is_bluesky_host(api_base_url: str) -> bool:
-    host = (urlsplit(api_base_url).hostname or "").lower()
-    return any(host == known or host.endswith("." + known) for known in _BLUESKY_HOSTS)
+def _is_loopback(api_base_url: str) -> bool:
+    """Whether the server is on this machine (127.0.0.0/8, ``localhost``, ``::1``): a
+    fake, never a real PDS."""
+    host = (urlsplit(api_base_url).hostname or "").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _normal_handle(handle: str | None) -> str:
@@ -859,7 +918,8 @@ def _require_library() -> None:
             f"posting to Bluesky needs the atproto and ada-url libraries, and "
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed in "
             f"threadbot's environment. Install them with: {sys.executable} -m pip install "
-            "'atproto>=0.0.60' Pillow ada-url (or install threadbot with its [bluesky] extra).")
+            "'atproto>=0.0.73,<0.1' Pillow ada-url (or install threadbot with its [bluesky] "
+            "extra).")
 
 
 # ================================================================== the client
@@ -1011,15 +1071,24 @@ class BlueskyClient(PlatformClient):
 
     def _renew(self, used: Any) -> None:
         """Get a working session after ``used`` (the session last sent) expired or was
-        refused: the one another process saved meanwhile, else a refreshed one, else
-        (refresh token refused) a new sign-in. Under the lock, file re-read first."""
+        refused. Under the lock, the file is read first: when it holds another session
+        than the one in memory, another process renewed it, rotating the refresh token
+        in memory (now refused), so that session is adopted, and refreshed only when it
+        is about to expire itself. Else the session in memory is refreshed, unless it is
+        already a newer one than ``used`` and good; a refused refresh token means signing
+        in again."""
         with self._store.locked():
             saved = self._store.load()
-            if saved is not None and used is not None and \
-                    saved.refresh_jwt != used.refresh_jwt and not self._expiring(saved):
+            current = self._api._session
+            if saved is not None and (current is None or
+                                      saved.refresh_jwt != current.refresh_jwt):
                 self._import(saved)
+                current = self._api._session
+            if current is not None and used is not None and \
+                    current.refresh_jwt != used.refresh_jwt and \
+                    not self._expiring(current.access_jwt):
                 return
-            if self._api._session is not None and self._api._session.refresh_jwt:
+            if current is not None and current.refresh_jwt:
                 try:
                     self._api.refresh_now()
                     return
@@ -1031,11 +1100,13 @@ class BlueskyClient(PlatformClient):
                     raise self._errors.network(err, "renew the session", write=False) from None
             self._create_session()
 
-    def _expiring(self, saved: _Saved) -> bool:
+    def _expiring(self, access_jwt: str) -> bool:
+        """Whether the access token is about to expire (or cannot be read), by the
+        client's clock and the margin of :class:`_SessionClient`."""
         from atproto_server.auth.jwt import get_jwt_payload
 
         try:
-            payload = get_jwt_payload(saved.access_jwt)
+            payload = get_jwt_payload(access_jwt)
         except Exception:  # noqa: BLE001 - a token that cannot be read is of no use
             return True
         if not payload.exp:
@@ -1122,7 +1193,10 @@ class BlueskyClient(PlatformClient):
         ``idempotency_key``: ``text`` as :func:`display_text` shows it, ``createdAt``
         (UTC, milliseconds), ``reply`` (``root`` and ``parent`` strong refs), ``facets``
         (links, tags, resolved mentions; UTF-8 byte offsets), ``embed`` (images with alt
-        text and aspect ratio) and ``langs`` (``options.language``).
+        text and aspect ratio) and ``langs`` (``options.language``). The strong refs
+        are the URI and CID of ``reply_to`` and ``root`` as recorded (``PlatformError``,
+        before anything is sent, when one lacks them); without ``root``, ``reply_to`` is
+        the root. ``warnings`` then holds this post's warnings only.
 
         When the key is taken already (an earlier attempt was stored but its answer
         lost), the record there is returned if its text is this text. Returns the
@@ -1130,10 +1204,11 @@ class BlueskyClient(PlatformClient):
         server's reason, ``UncertainError`` or ``ServerError(may_have_posted=True)``
         when the post may exist anyway.
         """
+        self.warnings.clear()  # a failed attempt's are not this post's
         rkey = record_key(idempotency_key)
         shown, placed = render(text)
+        reply = self._reply(reply_to, root)  # before any request: from the ledger only
         did = self._session_did()
-        reply = self._reply(reply_to, root)
         facets = self._facets(placed)
         embed = self._embed(media_ids)
         try:
@@ -1197,36 +1272,33 @@ class BlueskyClient(PlatformClient):
                                                   rkey), uri=uri, cid=cid)
 
     def _web_url(self, handle: str, rkey: str) -> str:
-        if _is_bluesky_host(self.api_base_url):
-            return f"https://bsky.app/profile/{handle}/post/{rkey}"
-        return f"{self.api_base_url}/profile/{handle}/post/{rkey}"
+        """The post in the Bluesky app, which shows posts of every PDS (a PDS serves no
+        web pages); for a fake on this machine, an address at the fake, so that a
+        rehearsal's link never points at a real post."""
+        base = self.api_base_url if _is_loopback(self.api_base_url) else WEB_APP_URL
+        return f"{base}/profile/{handle}/post/{rkey}"
 
-    def _strong_ref(self, ref: PostRef) -> tuple[Any, dict]:
-        """The strong ref of ``ref`` (read from the server when the ledger lacks its
-        URI or CID) and, when read, the record's value."""
-        if ref.uri and ref.cid:
-            return models.ComAtprotoRepoStrongRef.Main(uri=ref.uri, cid=ref.cid), {}
-        found = self._get_record(_rkey_of(ref.uri) or ref.id)
-        if found is None or not found[0].cid:
-            raise BadRequestError(
-                f"the post to reply to ({ref.url or ref.id}) is no longer on Bluesky, so the "
-                "thread cannot go on under it. Delete the thread's posts and post it again.",
-                platform=PLATFORM)
-        return models.ComAtprotoRepoStrongRef.Main(uri=found[0].uri, cid=found[0].cid), \
-            found[1]
+    def _strong_ref(self, ref: PostRef, role: str) -> Any:
+        """The strong ref (URI and CID) of ``ref``, as the ledger recorded it: never read
+        back from the network, where the record could have been changed since."""
+        if not (ref.uri and ref.cid):
+            missing = " and ".join(name for name, value in (("URI", ref.uri), ("CID", ref.cid))
+                                   if not value)
+            raise PlatformError(
+                f"threadbot's record of the {role} ({ref.url or ref.id}) lacks the post's "
+                f"URI/CID (no {missing}), which a Bluesky reply must name, so nothing was "
+                "sent. Posts threadbot published always have both: this record was not "
+                "written by threadbot's posting. Delete the thread's posts on Bluesky and "
+                "post the thread again.", platform=PLATFORM)
+        return models.ComAtprotoRepoStrongRef.Main(uri=ref.uri, cid=ref.cid)
 
     def _reply(self, reply_to: PostRef | None, root: PostRef | None) -> Any:
+        """``reply`` of the record: ``root`` and ``parent`` (``reply_to``), both from the
+        ledger; without ``root``, the parent is the thread's root."""
         if reply_to is None:
             return None
-        parent, value = self._strong_ref(reply_to)
-        if root is not None:
-            root_ref = self._strong_ref(root)[0]
-        else:  # the parent's own root, or the parent
-            if not value:
-                value = (self._get_record(_rkey_of(parent.uri) or reply_to.id) or (None, {}))[1]
-            given = _as_dict(_as_dict(value.get("reply") or {}).get("root") or {})
-            root_ref = models.ComAtprotoRepoStrongRef.Main(uri=given["uri"], cid=given["cid"]) \
-                if given.get("uri") and given.get("cid") else parent
+        parent = self._strong_ref(reply_to, "post to reply to")
+        root_ref = parent if root is None else self._strong_ref(root, "thread's first post")
         return models.AppBskyFeedPost.ReplyRef(root=root_ref, parent=parent)
 
     def _facets(self, placed: list[tuple[int, int, _Span]]) -> list[Any]:
@@ -1383,8 +1455,7 @@ def _login(account: Any, *, ask: Callable[[str], str], say: Callable[[str], None
     _require_library()
     base = _base_url(account.api_base_url or DEFAULT_API_BASE_URL)
     host = _host(base)
-    if base.startswith("http://") and urlsplit(base).hostname not in (
-            "127.0.0.1", "localhost", "::1"):
+    if base.startswith("http://") and not _is_loopback(base):
         raise ConfigError(
             f"account '{account.name}' has api_base_url {base}, without https: the app "
             "password would travel unencrypted. Use the server's https:// address.")
