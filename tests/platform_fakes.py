@@ -8,7 +8,7 @@ differences behind one set of verbs the contract needs: start a server, write a
 writer's folder whose account ``main`` posts to it, read back the stored chain, find
 and count the requests that matter, and inject faults.
 
-Adding a platform (Bluesky) is one ``PlatformFake`` subclass and one line in ``FAKES``.
+Adding a platform is one ``PlatformFake`` subclass and one line in ``FAKES``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from threadbot.testing.fake_bluesky import FakeBluesky
 from threadbot.testing.fake_mastodon import FakeMastodon
 from threadbot.testing.fake_x import FakeX
 
@@ -57,7 +58,9 @@ class ServerPost:
     """A post as a fake server stored it, the same shape for every platform.
 
     ``visibility``, ``language`` and ``spoiler_text`` are ``None`` on platforms
-    without them (X)."""
+    without them (X); ``language`` is the post's languages joined by commas. ``uri``,
+    ``cid``, ``reply_root`` and ``reply_parent`` (``(uri, cid)`` strong references)
+    are those of a platform that links replies so (Bluesky), else ``None``."""
 
     id: str
     reply_to: str | None
@@ -67,6 +70,10 @@ class ServerPost:
     visibility: str | None = None
     language: str | None = None
     spoiler_text: str | None = None
+    uri: str | None = None
+    cid: str | None = None
+    reply_root: tuple[str, str] | None = None
+    reply_parent: tuple[str, str] | None = None
 
 
 class PlatformFake:
@@ -77,15 +84,24 @@ class PlatformFake:
         create_path: the path of the "create a post" request (always a POST).
         me_path: the path of the "who am I" request.
         lookup_path: the path (shell wildcards) of "the account's recent posts".
-        delete_path: the path (wildcards) of a post's DELETE.
+        delete_path: the path (wildcards) of a post's deletion request.
+        delete_method: that request's HTTP method.
+        handle: the account's handle as threadbot shows it after ``@``.
         env_prefixes: prefixes of the variables that hold the platform's secrets
             (kept out of the children's environment: the folder's .env counts).
         auth_hint: the command a rejected-credentials message points to.
-        idempotent: whether create requests carry an ``Idempotency-Key``.
+        idempotent: whether every attempt at a post carries the same idempotency key
+            (an ``Idempotency-Key`` header, Bluesky's record key).
+        server_guard_optional: whether ``running(dedup=False)`` turns the server's
+            guard against a double post off (it cannot be on Bluesky).
         visibilities: the visibility of a thread's first post and of its replies by
             default, or ``None`` on a platform without visibility.
         languages: whether posts carry the draft's ``lang:``.
         content_warnings: whether posts carry the draft's ``cw:``.
+        strong_refs: whether a reply names its thread's root and its parent by URI and
+            content hash (CID), which the record keeps.
+        lookups_per_5xx: how many reads of the account's posts follow a create answered
+            500 (the client's own, then the publisher's).
         fault_seeds: seeds for ``random_faults`` under which a `threadbot post` of the
             suite's thread meets a drop after the post was stored (and, over all of
             them, every fault kind).
@@ -96,12 +112,17 @@ class PlatformFake:
     me_path = ""
     lookup_path = ""
     delete_path = ""
+    delete_method = "DELETE"
+    handle = USER
     env_prefixes: tuple[str, ...] = ()
     auth_hint = "threadbot accounts check"
     idempotent = False
+    server_guard_optional = True
     visibilities: tuple[str, str] | None = None
     languages = False
     content_warnings = False
+    strong_refs = False
+    lookups_per_5xx = 1
     fault_seeds: tuple[int, ...] = ()
 
     # --- a server and a writer's folder -----------------------------------------------
@@ -139,8 +160,19 @@ class PlatformFake:
         raise NotImplementedError
 
     def secrets(self, server: Any) -> list[str]:
-        """Every secret value a writer's folder holds for this server."""
+        """Every secret value a writer's folder holds for this server, and every token
+        the server issued to threadbot."""
         raise NotImplementedError
+
+    def session_file(self, folder: Path) -> Path | None:
+        """The file where threadbot keeps the account's session (the one file besides
+        config/.env allowed to hold a secret), or ``None`` on a platform without one."""
+        return None
+
+    def logins(self, server: Any) -> int | None:
+        """How many times threadbot signed in with the account's password (``None`` on
+        a platform whose credentials are long-lived tokens, without sign-in)."""
+        return None
 
     # --- reading back ------------------------------------------------------------------
 
@@ -168,10 +200,14 @@ class PlatformFake:
         return self.requests(server, "GET", self.lookup_path.replace("*", r"[^/]+"))
 
     def deletes(self, server: Any) -> list[tuple[str, int | None]]:
-        """Every DELETE of a post: (post id, HTTP status or None when dropped)."""
-        pattern = self.delete_path.replace("*", r"([^/]+)")
-        return [(re.fullmatch(pattern, r.path)[1], r.status)
-                for r in self.requests(server, "DELETE", pattern)]
+        """Every deletion of a post: (post id, HTTP status or None when dropped)."""
+        pattern = self.delete_path.replace("*", r"[^/]+")
+        return [(self.deleted_id(r), r.status)
+                for r in self.requests(server, self.delete_method, pattern)]
+
+    def deleted_id(self, request: Any) -> str:
+        """The id of the post a deletion request names."""
+        return re.fullmatch(self.delete_path.replace("*", r"([^/]+)"), request.path)[1]
 
     def create_text(self, request: Any) -> str | None:
         """The text a create request carried."""
@@ -224,8 +260,8 @@ class PlatformFake:
         """Delete the post of DELETE request number ``nth`` at once, but answer ``seconds``
         late (the requests before it go through untouched)."""
         if nth > 1:
-            server.delay_next(0, nth - 1, method="DELETE", path=self.delete_path)
-        server.delay_next(seconds, 1, method="DELETE", path=self.delete_path)
+            server.delay_next(0, nth - 1, method=self.delete_method, path=self.delete_path)
+        server.delay_next(seconds, 1, method=self.delete_method, path=self.delete_path)
 
     def reject_create(self, server: Any, nth: int) -> None:
         """Answer create request number ``nth`` 401 (credentials rejected)."""
@@ -455,8 +491,167 @@ class MastodonFake(PlatformFake):
         return set()
 
 
+# --------------------------------------------------------------------------- Bluesky
+
+
+def xrpc(server: FakeBluesky, nsid: str, body: dict | None = None, *,
+         token: str | None = None, query: dict | None = None) -> dict:
+    """One XRPC call to the fake PDS, outside threadbot (a procedure when ``body``)."""
+    url = f"{server.base_url}/xrpc/{nsid}" + (f"?{urlencode(query)}" if query else "")
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, method="POST" if body is not None else "GET",
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers=headers)
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return json.loads(answer.read() or b"{}")
+
+
+class BlueskyFake(PlatformFake):
+    name = "bluesky"
+    create_path = "/xrpc/com.atproto.repo.createRecord"
+    me_path = "/xrpc/com.atproto.server.getSession"
+    # threadbot settles an uncertain post by reading the record under its key.
+    lookup_path = "/xrpc/com.atproto.repo.getRecord"
+    delete_path = "/xrpc/com.atproto.repo.deleteRecord"
+    delete_method = "POST"
+    handle = "threadbot.test"
+    env_prefixes = ("BLUESKY_",)
+    auth_hint = "threadbot accounts login main"
+    # The record key (a TID the ledger holds) is the idempotency key: a second
+    # createRecord under it cannot make a second post. The PDS cannot be told to
+    # forget that, so ``dedup`` changes nothing here.
+    idempotent = True
+    server_guard_optional = False
+    visibilities = None  # Bluesky has no visibility ...
+    languages = True
+    content_warnings = False  # ... and no content warning (labels are something else)
+    strong_refs = True
+    # A 500 may mean "that record key is taken": the client reads the key, then the
+    # publisher looks for the post too.
+    lookups_per_5xx = 2
+    # Over these, faults 500, 502, 503, 504, 429, drop, drop_after_store and delay all
+    # fire, on sign-in, getSession, uploadBlob and getRecord as well as createRecord;
+    # each seed drops the answer to a stored createRecord (43 meets a 429 at sign-in,
+    # 77 a failing getRecord after that drop: exit 11, then resume).
+    fault_seeds = (31, 39, 42, 43, 77)
+
+    @contextmanager
+    def running(self, *, latency: float = 0.0, dedup: bool = False, **options: Any
+                ) -> Iterator[FakeBluesky]:
+        options.setdefault("accounts", [self.handle])
+        with FakeBluesky.running(latency=latency, **options) as server:
+            yield server
+
+    def account_yaml(self, server: FakeBluesky) -> str:
+        return (f"    platform: bluesky\n    handle: {self.handle}\n"
+                f"    api_base_url: {server.base_url}\n")
+
+    def write_folder(self, folder: Path, server: FakeBluesky, posting: str) -> None:
+        self._write_config(folder, server, posting, {
+            "BLUESKY_APP_PASSWORD": server.credentials(self.handle)["app_password"]})
+
+    def spoil_credentials(self, folder: Path) -> None:
+        env = folder / "config" / ".env"
+        env.write_text(re.sub(r"(?m)^BLUESKY_APP_PASSWORD=.*$",
+                              "BLUESKY_APP_PASSWORD=aaaa-bbbb-cccc-dddd", env.read_text()))
+
+    def secrets(self, server: FakeBluesky) -> list[str]:
+        return [server.credentials(self.handle)["app_password"], *server.tokens(self.handle)]
+
+    def session_file(self, folder: Path) -> Path:
+        return folder / "config" / "threadbot-session-main.json"
+
+    def logins(self, server: FakeBluesky) -> int:
+        return server.logins(self.handle)
+
+    def chain(self, server: FakeBluesky) -> list[ServerPost]:
+        blobs = {blob.cid: blob.data for blob in server.blobs(self.handle)}
+        return [ServerPost(
+            id=post.rkey, reply_to=post.reply_to, text=post.text,
+            images=tuple(Image(image.get("alt"), blobs[cid])
+                         for image, cid in zip(post.images, post.blob_cids, strict=True)),
+            deleted=post.deleted, language=",".join(post.langs) or None,
+            uri=post.uri, cid=post.cid, reply_root=post.reply_root,
+            reply_parent=post.reply_parent)
+            for post in server.posts(self.handle, include_deleted=True)]
+
+    def post_url(self, server: FakeBluesky, post_id: str) -> str:
+        # A PDS other than Bluesky's own has no web app: threadbot names the post at
+        # the server's address, by handle and record key, as bsky.app would.
+        return f"{server.base_url}/profile/{self.handle}/post/{post_id}"
+
+    def create_text(self, request: Any) -> str | None:
+        record = request.json.get("record") if isinstance(request.json, dict) else None
+        return record.get("text") if isinstance(record, dict) else None
+
+    def idempotency_key(self, request: Any) -> str | None:
+        return request.json.get("rkey") if isinstance(request.json, dict) else None
+
+    def deleted_id(self, request: Any) -> str:
+        return request.json["rkey"]
+
+    def replay_create(self, server: FakeBluesky, request: Any) -> str:
+        # The PDS makes no second record under a record key: it answers 500 (the
+        # repository's "already a value at key"), and the post under the key is the
+        # one made the first time.
+        import urllib.error
+
+        creds = server.credentials(self.handle)
+        token = xrpc(server, "com.atproto.server.createSession", {
+            "identifier": creds["handle"], "password": creds["app_password"]})["accessJwt"]
+        try:
+            xrpc(server, "com.atproto.repo.createRecord", request.json, token=token)
+        except urllib.error.HTTPError as error:
+            assert error.code == 500, error.code
+        else:
+            raise AssertionError("the PDS made a second record under the same key")
+        rkey = request.json["rkey"]
+        found = xrpc(server, "com.atproto.repo.getRecord", query={
+            "repo": request.json["repo"], "collection": "app.bsky.feed.post", "rkey": rkey})
+        return found["uri"].rsplit("/", 1)[-1]
+
+    def random_faults(self, server: Any, rate: float, seed: int, *, delay: float) -> None:
+        # Every request, reads included (the getRecord of the uncertain case too).
+        server.random_faults(rate, seed=seed, kinds=self.fault_names(), delay=delay,
+                             method="*")
+
+    def fault_names(self) -> tuple[str, ...]:
+        return ("5xx", "429", "drop", "drop_after_store", "delay")
+
+    def rate_limit_create(self, server: FakeBluesky, nth: int, reset_in: float) -> None:
+        # The PDS's own 429: RateLimit-Reset (epoch seconds) says when.
+        self.pass_creates(server, nth - 1)
+        server.rate_limit_next(1, method="POST", path=self.create_path, reset_in=reset_in)
+
+    def reject_create(self, server: FakeBluesky, nth: int) -> None:
+        # The app password is revoked while the thread goes up: create number nth is
+        # refused 401, and so are renewing the session and signing in again (a session
+        # refused once is renewed by the client, which then sends the post again).
+        # The sign-in at the start, when there is no saved session yet, still works.
+        self.pass_creates(server, nth - 1)
+        self.fail_creates(server, 1, status=401)
+        server.fail_next(1, status=401, method="POST", path="*refreshSession")
+        if not server.logins(self.handle):
+            server.delay_next(0, 1, method="POST", path="*createSession")
+        server.fail_next(1, status=401, method="POST", path="*createSession")
+
+    def refuse(self, server: FakeBluesky, folder: Path, text: str) -> str:
+        # The PDS refuses (400 InvalidRequest) a text over its grapheme limit; this one
+        # now takes fewer than the post has (threadbot counted with Bluesky's 300).
+        server.contract_limit = server.max_graphemes
+        server.max_graphemes = len(text) - 1
+        return f"grapheme too big (maximum {len(text) - 1}, got {len(text)})"
+
+    def lift_refusal(self, server: FakeBluesky) -> set[str]:
+        server.max_graphemes = server.contract_limit
+        return set()
+
+
 #: Every platform the contract suite runs against: one line each.
 FAKES: dict[str, PlatformFake] = {
     "x": XFake(),
     "mastodon": MastodonFake(),
+    "bluesky": BlueskyFake(),
 }

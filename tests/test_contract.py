@@ -8,7 +8,9 @@ a record that agrees with it, and no secret anywhere.
 Every test runs once per platform in ``platform_fakes.FAKES``. Unless a test says
 otherwise the servers keep none of the platform's own guards against a double post
 (X's duplicate refusal, Mastodon's ``Idempotency-Key``): a post sent twice would be
-stored twice and seen, rather than hidden by the server.
+stored twice and seen, rather than hidden by the server. (Bluesky's guard is the
+record key threadbot chooses for each post, which no PDS lets go: a post sent again
+under its key cannot be stored twice, one sent under another key would be.)
 """
 
 from __future__ import annotations
@@ -83,13 +85,16 @@ def server(platform) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def watchdog():
-    """Fail a test that runs for more than two minutes instead of stalling the suite."""
+def watchdog(request):
+    """Fail a test that runs for more than two minutes (a slow series of trials four)
+    instead of stalling the suite."""
+    limit = 240 if request.node.get_closest_marker("slow") else 120
+
     def expired(signum, frame):
-        raise TimeoutError("watchdog: the test ran for more than 120 s")
+        raise TimeoutError(f"watchdog: the test ran for more than {limit} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(120)
+    signal.alarm(limit)
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
@@ -103,6 +108,10 @@ class Writer:
     platform: PlatformFake
     server: Any
     outputs: list[str] = field(default_factory=list)
+    # Processes started, and those of them started with no saved session (where the
+    # platform keeps one): each of those may sign in once, no other process may.
+    processes: int = 0
+    unsigned: int = 0
 
     @property
     def db(self) -> Path:
@@ -115,8 +124,15 @@ class Writer:
         return {k: v for k, v in os.environ.items()
                 if not k.startswith(prefixes) and k not in ("NO_COLOR", "FORCE_COLOR")}
 
+    def count_start(self) -> None:
+        self.processes += 1
+        session = self.platform.session_file(self.folder)
+        if session is not None and not session.exists():
+            self.unsigned += 1
+
     def run(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         """`threadbot ARGS` as a separate process in the folder; a hang fails the test."""
+        self.count_start()
         try:
             result = subprocess.run([*THREADBOT, *args], cwd=self.folder, env=self.env(),
                                     stdin=subprocess.DEVNULL, capture_output=True,
@@ -129,6 +145,7 @@ class Writer:
         return result
 
     def start(self, *args: str, command: list[str] = THREADBOT) -> subprocess.Popen:
+        self.count_start()
         return subprocess.Popen([*command, *args], cwd=self.folder, env=self.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -213,6 +230,15 @@ def assert_one_chain(writer: Writer, *, foreign: set[str] = frozenset()) -> list
         assert post.reply_to == previous, "the posts do not form one chain"
         previous = post.id
     assert [p.id for p in posts] == [p.remote_id for p in thread.posts]
+    if platform.strong_refs:
+        # Each reply names the thread's first post as its root and the post before it
+        # as its parent, by URI and CID, as the record keeps them.
+        assert [(p.remote_uri, p.remote_cid) for p in thread.posts] == [
+            (p.uri, p.cid) for p in posts]
+        first = (posts[0].uri, posts[0].cid)
+        assert [p.reply_root for p in posts] == [None] + [first] * (len(posts) - 1)
+        assert [p.reply_parent for p in posts] == [None] + [
+            (p.uri, p.cid) for p in posts[:-1]]
     assert thread.url == platform.post_url(server, posts[0].id)
     assert thread.posts[-1].remote_url == platform.post_url(server, posts[-1].id)
 
@@ -224,22 +250,32 @@ def assert_one_chain(writer: Writer, *, foreign: set[str] = frozenset()) -> list
     return posts
 
 
-def assert_no_secrets(writer: Writer) -> None:
-    """No secret in any output, in the database's bytes, or in list/show --json."""
-    secrets = writer.platform.secrets(writer.server)
-    listing = writer.run("list", "--json")
-    assert listing.returncode == 0, listing.stderr
-    shown = writer.run("show", "1", "--json")
-    assert shown.returncode == 0, shown.stderr
-    files = [writer.db, writer.db.with_name("threadbot.db-wal"),
-             writer.db.with_name("threadbot.db-shm")]
-    blobs = [path.read_bytes() for path in files if path.exists()]
-    assert blobs
+def assert_no_secrets(writer: Writer, *, json: bool = True) -> None:
+    """No secret (nor session token) in any output, in list/show --json (unless not
+    ``json``), in the database's bytes, or in any file of the folder but config/.env and
+    the session file; that one is the writer's alone (0600) and holds no password."""
+    platform = writer.platform
+    secrets = platform.secrets(writer.server)
+    assert secrets and all(secrets)
+    if json:
+        listing = writer.run("list", "--json")
+        assert listing.returncode == 0, listing.stderr
+        shown = writer.run("show", "1", "--json")
+        assert shown.returncode == 0, shown.stderr
+    assert writer.db.exists()
+    session = platform.session_file(writer.folder)
+    env = writer.folder / "config" / ".env"
+    files = {path: path.read_bytes() for path in writer.folder.rglob("*")
+             if path.is_file() and path not in (env, session)}
     for secret in secrets:
         for text in writer.outputs:
             assert secret not in text
-        for blob in blobs:
-            assert secret.encode() not in blob
+        for path, blob in files.items():
+            assert secret.encode() not in blob, f"a secret in {path}"
+    if session is not None and session.exists():
+        assert session.stat().st_mode & 0o777 == 0o600
+        saved = session.read_text(encoding="utf-8")
+        assert secrets[0] not in saved  # the password itself is never kept
 
 
 def assert_one_key_per_post(writer: Writer) -> None:
@@ -263,7 +299,7 @@ def test_thread_goes_up_as_one_chain_with_its_image_and_alt_text(tmp_path, platf
     writer = make_writer(tmp_path / "w", platform, server, front_matter="lang: de\n")
     check = writer.run("accounts", "check")
     assert check.returncode == 0, check.stderr
-    assert "@threadbot_test" in check.stdout
+    assert f"@{platform.handle}" in check.stdout
 
     result = writer.post()
     assert result.returncode == 0, result.stderr
@@ -284,6 +320,10 @@ def test_thread_goes_up_as_one_chain_with_its_image_and_alt_text(tmp_path, platf
     if platform.content_warnings:
         assert {p.spoiler_text for p in posts} == {""}
     assert_no_secrets(writer)
+    if platform.logins(server) is not None:
+        # `accounts check` signed in once; `post` and the rest reused that session.
+        assert platform.logins(server) == 1, platform.logins(server)
+        assert platform.session_file(writer.folder).exists()
 
 
 CONTENT_WARNING = "thoughts on work"
@@ -319,6 +359,8 @@ def test_sigkill_at_random_moments_then_finishing_leaves_one_chain(tmp_path, pla
         assert reference.post().returncode == 0
         requests = len(server.requests)
     seen: list[str] = []
+    signs_in = platform.session_file(tmp_path) is not None  # with a password, each time?
+    logins = processes = unsigned = 0
     for trial in range(KILL_TRIALS):
         rng = random.Random(trial)
         with platform.running(latency=LATENCY) as server:
@@ -353,12 +395,24 @@ def test_sigkill_at_random_moments_then_finishing_leaves_one_chain(tmp_path, pla
             assert_one_chain(writer)
             if platform.idempotent:
                 assert_one_key_per_post(writer)
-            if trial % 5 == 0:
-                assert_no_secrets(writer)
+            # (list/show --json once a series: each costs two more processes.)
+            assert_no_secrets(writer, json=trial == 0)
+            if signs_in:
+                # A saved session is reused by the next process: only a process that
+                # found none (the first, or one after a kill before it was saved)
+                # signs in, at most once.
+                assert platform.logins(server) <= writer.unsigned, (
+                    platform.logins(server), writer.unsigned, seen[-1])
+                logins += platform.logins(server)
+            processes += writer.processes
+            unsigned += writer.unsigned
     print("\n" + "\n".join(seen))
     # The trials did strike mid-thread, not only before or after.
     mid = [s for s in seen if re.search(rf": exit -9, [1-{POSTS - 1}]/{POSTS} recorded", s)]
     print(f"{platform.name}: {KILL_TRIALS} trials, {len(mid)} struck mid-thread")
+    print(f"{platform.name}: {processes} processes, " + (
+        f"{logins} logins ({unsigned} processes started with no saved session)"
+        if signs_in else "no sign-in (long-lived credentials)"))
     assert mid, seen
 
 
@@ -400,6 +454,9 @@ def test_dropped_answer_on_third_post_is_found_not_sent_again(tmp_path, platform
     account's recent posts, finds it and goes on; it is never sent a second time.
     Without the server's own guard (no Idempotency-Key honoured on Mastodon) only that
     lookup stands between the writer and a double post."""
+    if dedup and not platform.server_guard_optional:
+        pytest.skip(f"{platform.name}'s guard cannot be turned off: the run without it "
+                    "is the run with it")
     with platform.running(dedup=dedup) as server:
         writer = make_writer(tmp_path / "w", platform, server)
         platform.drop_create(server, 3)
@@ -420,7 +477,8 @@ def test_dropped_answer_on_third_post_is_found_not_sent_again(tmp_path, platform
 @pytest.mark.parametrize("platform", platforms_with("idempotent"), indirect=True)
 def test_a_resent_post_carries_its_key_and_would_get_the_same_post_back(tmp_path, platform):
     """Where the platform honours an idempotency key, every attempt at a post carries
-    the same one (the record's), so a re-send gets the post already made back."""
+    the same one (the record's), so a re-send gets the post already made back (on
+    Bluesky the key is the record key: a re-send is refused, the post stays one)."""
     with platform.running(dedup=True) as server:
         writer = make_writer(tmp_path / "w", platform, server)
         # Post 3 fails twice (nothing stored) and goes up on its third request; post 5
@@ -495,7 +553,7 @@ def test_failing_lookup_after_uncertain_send_stops_with_exit_11(tmp_path, platfo
     platform.fail_lookups(server, RETRIES, status=503)
     first = writer.post()
     assert first.returncode == ExitCode.UNCERTAIN, (first.returncode, first.stderr)
-    for words in ("may have been published", "recent posts", "@threadbot_test",
+    for words in ("may have been published", "recent posts", f"@{platform.handle}",
                   PARAGRAPHS[2][:30], "threadbot resume 1"):
         assert words in first.stderr, (words, first.stderr)
     # Nothing was sent again: the three requests, and the dropped one is stored.
@@ -588,7 +646,7 @@ def test_wrong_credentials_exit_8_pointing_to_the_fix(tmp_path, platform, server
 
 REFUSED = ("This third post is much longer than the others, because the platform will "
            "refuse exactly this one by its own rule: on X a text the account already "
-           "posted, on Mastodon more than the instance now allows.")
+           "posted, on Mastodon or Bluesky more than the server now allows.")
 
 
 def test_refused_post_exit_10_with_the_platforms_reason(tmp_path, platform, server):
@@ -765,10 +823,13 @@ def test_no_secret_in_outputs_database_or_json_after_a_faulty_run(tmp_path, plat
     platform.drop_creates(server, 1, after_store=False)
     platform.drop_creates(server, 1, after_store=True)
     # The lookups after the first three failures work; the one after the drop fails.
-    platform.pass_lookups(server, 3)
+    platform.pass_lookups(server, 2 * platform.lookups_per_5xx + 1)
     platform.fail_lookups(server, 6, status=503)
     first = writer.post()
     assert first.returncode == ExitCode.UNCERTAIN, first.stderr
+    # It stopped where meant to: the second post is up, its answer lost, unconfirmed.
+    assert writer.thread().posts[1].status is PostStatus.SENDING
+    assert len(platform.chain(server)) == 2
     # While the thread is unfinished, its errors are in the record: still no secret.
     assert_no_secrets(writer)
     with sqlite3.connect(writer.db) as db:

@@ -699,6 +699,7 @@ class FakeBluesky:
         self._blobs: dict[tuple[str, str], StoredBlob] = {}  # by (DID, CID)
         self._refresh_tokens: dict[str, _RefreshToken] = {}  # by jti
         self._issued_access: dict[str, set[str]] = {}  # by DID
+        self._tokens: list[tuple[str, str]] = []  # (DID, JWT): every token issued
         self._revoked_access: set[str] = set()
         self._logins: list[LoginAttempt] = []
         self._refreshes: dict[str, int] = {}
@@ -869,6 +870,13 @@ class FakeBluesky:
                 return sum(self._refreshes.values())
             return self._refreshes.get(self.account(handle).did, 0)
 
+    def tokens(self, handle: str | None = None) -> list[str]:
+        """Every access and refresh JWT issued to the account (all accounts when
+        ``None``), in issue order: secrets a test can look for where none may be."""
+        did = None if handle is None else self.account(handle).did
+        with self._lock:
+            return [token for owner, token in self._tokens if did is None or owner == did]
+
     def revoke_refresh_tokens(self, handle: str, *, access_tokens: bool = False) -> None:
         """Revoke the account's refresh tokens (as a password change does), so its next
         refresh fails 400 ``ExpiredToken`` and the client must log in again. With
@@ -981,7 +989,7 @@ class FakeBluesky:
         """Inject a fault into a ``rate`` fraction of matching requests, reproducibly.
 
         Matching means ``POST`` (XRPC procedures: writes, logins, refreshes, uploads),
-        or exactly ``method``, and ``path``. ``kinds`` are drawn uniformly: ``"5xx"``
+        or exactly ``method`` (``"*"``: every request, reads included), and ``path``. ``kinds`` are drawn uniformly: ``"5xx"``
         (500, 502, 503 or 504), a status as a string (``"503"``; ``"429"`` a rate
         limit with headers), ``"delay"`` (``delay`` seconds), ``"drop"`` or
         ``"drop_after_store"``.
@@ -1018,7 +1026,8 @@ class FakeBluesky:
             rnd = self._random
             if rnd is None:
                 return None
-            method_ok = method == rnd.method if rnd.method else method == "POST"
+            method_ok = (rnd.method == "*" or method == rnd.method) if rnd.method else (
+                method == "POST")
             if method_ok and _path_matches(rnd.path, path, nsid) and rnd.rng.random() < rnd.rate:
                 kind = rnd.rng.choice(rnd.kinds)
                 if kind == "5xx":
@@ -1158,6 +1167,7 @@ class FakeBluesky:
             self._refresh_tokens.setdefault(jti, _RefreshToken(account.did,
                                                                now + self.refresh_ttl))
             self._issued_access.setdefault(account.did, set()).add(access)
+            self._tokens += [(account.did, access), (account.did, refresh)]
             self._revoked_access.discard(access)  # the same claims in the same second
         return {"accessJwt": access, "refreshJwt": refresh}
 
