@@ -989,10 +989,10 @@ class FakeBluesky:
         """Inject a fault into a ``rate`` fraction of matching requests, reproducibly.
 
         Matching means ``POST`` (XRPC procedures: writes, logins, refreshes, uploads),
-        or exactly ``method`` (``"*"``: every request, reads included), and ``path``. ``kinds`` are drawn uniformly: ``"5xx"``
-        (500, 502, 503 or 504), a status as a string (``"503"``; ``"429"`` a rate
-        limit with headers), ``"delay"`` (``delay`` seconds), ``"drop"`` or
-        ``"drop_after_store"``.
+        or exactly ``method`` (``"*"``: every request, reads included), and ``path``.
+        ``kinds`` are drawn uniformly: ``"5xx"`` (500, 502, 503 or 504), a status as a
+        string (``"503"``; ``"429"`` a rate limit with headers), ``"delay"`` (``delay``
+        seconds), ``"drop"`` or ``"drop_after_store"``.
         """
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
