@@ -19,7 +19,9 @@ does nothing.
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -222,6 +224,23 @@ class LocatedMapping(dict):
     lines: dict[str, int]
 
 
+class _AliasRefused(Exception):
+    def __init__(self, anchor: str, line: int):
+        super().__init__(anchor)
+        self.anchor, self.line = anchor, line
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases (``*name``) before anything is built: a
+    few lines of them ("billion laughs") expand to gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(str(event.anchor), event.start_mark.line)
+        return super().compose_node(parent, index)
+
+
 def load_yaml_mapping(
     text: str, *, path: str, first_line: int = 1, what: str = "file",
     error: type[ThreadbotError] = ConfigError,
@@ -231,10 +250,15 @@ def load_yaml_mapping(
     ``first_line`` is the file line where ``text`` starts, so that errors in
     front matter point at the right line of the draft.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except _AliasRefused as exc:
+        raise error(
+            f"the {what} uses a YAML alias (*{exc.anchor}), which threadbot does not allow "
+            "(aliases can make a small file expand without end). Write the value out "
+            "instead.", path=path, line=first_line + exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first_line + mark.line if mark is not None else None
@@ -422,8 +446,10 @@ def _parse_daemon(data: Any, path: str, lines: dict[str, int]) -> DaemonSettings
         if name in data:
             value = data[name]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
-                    name == "sync_seconds" and not 0 < value <= 5):
-                limit = " between 0 and 5" if name == "sync_seconds" else ""
+                    not math.isfinite(value)) or (name == "sync_seconds" and not 0 < value <= 5) \
+                    or (name == "grace_minutes" and value > 10080):
+                limit = " between 0 and 5" if name == "sync_seconds" else \
+                    " between 0 and 10080 (a week)"
                 raise ConfigError(f"'daemon.{name}' must be a number{limit}, not {value!r}.",
                                   path=path, line=lines.get(f"daemon.{name}"))
             values[name] = float(value)
@@ -568,18 +594,29 @@ def _parse_posting(data: Any, path: str, lines: dict[str, int]) -> PostingSettin
     check_keys(data, names, path=path, lines=lines, prefix="posting.")
     values: dict[str, Any] = {}
     for name, value in data.items():
+        low, high = _POSTING_RANGES[name]
         whole = name == "retries"
         ok = (not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
-              and value >= (1 if whole else 0))
-        if name == "timeout_seconds" and ok and value <= 0:
-            ok = False
+              and math.isfinite(value) and low <= value <= high
+              and not (name == "timeout_seconds" and value <= 0))
         if not ok:
-            kind = "whole number of at least 1" if whole else "number of seconds"
+            kind = "whole number" if whole else "number of seconds"
+            above = "above 0" if name == "timeout_seconds" else f"from {low:g}"
             raise ConfigError(
-                f"'posting.{name}' must be a {kind}, not {value!r}.",
+                f"'posting.{name}' must be a {kind} {above} to {high:g}, not {value!r}.",
                 path=path, line=lines.get(f"posting.{name}"))
         values[name] = value
     return PostingSettings(**values)
+
+
+# Sensible bounds for each posting tunable: beyond them a typo (retries: 1000000) would
+# make threadbot retry for days, or give up before any server could answer.
+_POSTING_RANGES = {
+    "pause_seconds": (0, 3600),
+    "retries": (1, 20),
+    "backoff_seconds": (0, 300),
+    "timeout_seconds": (0, 600),
+}
 
 
 def _parse_pricing(data: Any, path: str, lines: dict[str, int]) -> Pricing:
@@ -597,7 +634,8 @@ def _parse_pricing(data: Any, path: str, lines: dict[str, int]) -> Pricing:
     for name in names:
         if name in x:
             value = x[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                    or not math.isfinite(value):
                 raise ConfigError(
                     f"'pricing.x.{name}' must be a price in dollars such as 0.015, not {value!r}.",
                     path=path, line=lines.get(f"pricing.x.{name}"),
@@ -606,19 +644,45 @@ def _parse_pricing(data: Any, path: str, lines: dict[str, int]) -> Pricing:
     return Pricing(**values)
 
 
-def read_text_file(path: Path, *, what: str, error: type[ThreadbotError]) -> str:
-    """Read a UTF-8 text file, turning every way it can fail into a clear error."""
+# The largest draft or config file threadbot reads, in bytes: far beyond any writer's
+# draft, and small enough that a wrong path (a disk image, /dev/zero) fails at once.
+MAX_TEXT_BYTES = 10 * 1024 * 1024
+
+
+def read_text_file(path: Path, *, what: str, error: type[ThreadbotError],
+                   max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """Read a UTF-8 text file of at most ``max_bytes`` bytes, turning every way it can
+    fail into a clear error. Only a regular file is read: a FIFO, a device or a socket
+    is refused without waiting on it (it is opened non-blocking and checked first)."""
     shown = str(path)
     if path.is_dir():
         raise error(f"this is a folder, not a {what}. Give the path of a file in it.", path=shown)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error(f"no such {what}. Check the path and the current folder.",
                     path=shown) from None
     except OSError as exc:
         raise error(f"cannot read this {what}: {exc.strerror}.", path=shown) from None
-    return decode_text(data, shown=shown, what=what, error=error)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(f"this is not a regular file (a pipe, a device or a socket), so it "
+                        f"cannot be a {what}. Give the path of a text file.", path=shown)
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise error(f"cannot read this {what}: {exc.strerror}.", path=shown) from None
+    return decode_text(check_size(data, max_bytes, shown=shown, what=what, error=error),
+                       shown=shown, what=what, error=error)
+
+
+def check_size(data: bytes, max_bytes: int, *, shown: str, what: str,
+               error: type[ThreadbotError]) -> bytes:
+    """``data`` if it holds at most ``max_bytes`` bytes, else a clear error."""
+    if len(data) > max_bytes:
+        raise error(f"this {what} is larger than {max_bytes // (1024 * 1024)} MB, which no "
+                    f"{what} needs to be. Check that this is the right file.", path=shown)
+    return data
 
 
 def decode_text(data: bytes, *, shown: str, what: str, error: type[ThreadbotError]) -> str:

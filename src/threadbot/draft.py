@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import (
+    MAX_TEXT_BYTES,
     SPLIT_KEYS,
     VISIBILITIES,
     SplitSettings,
     check_keys,
     check_platform,
+    check_size,
     decode_text,
     did_you_mean,
     load_yaml_mapping,
@@ -92,7 +94,8 @@ class Draft:
 def read_draft(path: str | Path) -> Draft:
     """Read and parse a draft file; ``"-"`` reads standard input."""
     if str(path) == "-":
-        data = sys.stdin.buffer.read()
+        data = check_size(sys.stdin.buffer.read(MAX_TEXT_BYTES + 1), MAX_TEXT_BYTES,
+                          shown="<stdin>", what="draft", error=DraftError)
         text = decode_text(data, shown="<stdin>", what="draft", error=DraftError)
         return parse_draft(text, source="<stdin>", base_dir=Path.cwd())
     path = Path(path)

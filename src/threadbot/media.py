@@ -87,7 +87,8 @@ def check_image(image: Image, platform: str, source: str,
                         "relative to the draft's folder.")
         return problems
     if not path.is_file():
-        problems.append(f"{where} is a folder, not an image file. Point to the file.")
+        what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+        problems.append(f"{where} is {what}, not an image file. Point to the file.")
         return problems
     try:
         kind = image_format(path)

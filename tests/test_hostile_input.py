@@ -1,0 +1,84 @@
+"""Hostile or mistaken input gets a clear error and its exit code, at once: no hang,
+no memory exhausted, no traceback (part of the hardening issue)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from helpers import run_cli
+from threadbot.errors import ExitCode
+
+BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},"
+                  f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+                  for i in range(8)))
+
+
+def test_a_yaml_alias_bomb_in_front_matter_is_refused_at_its_line(capsys, isolated):
+    (isolated / "d.md").write_text("---\n" + BOMB + "---\nHello.\n", encoding="utf-8")
+    result = run_cli(capsys, "preview", "d.md")
+    assert result.code == int(ExitCode.DRAFT)
+    assert "d.md:3:" in result.err and "YAML alias (*a)" in result.err
+
+
+def test_a_yaml_alias_in_the_config_is_refused_at_its_line(capsys, isolated):
+    (isolated / "config").mkdir()
+    (isolated / "config" / "threadbot.yaml").write_text(
+        "split: &s {numbering: none}\ndaemon: {}\npricing: *s\n", encoding="utf-8")
+    result = run_cli(capsys, "preview", "-", stdin=b"Hello.\n")
+    assert result.code == int(ExitCode.CONFIG)
+    assert "threadbot.yaml:3:" in result.err and "YAML alias (*s)" in result.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_draft_that_is_not_a_regular_file_is_refused_without_waiting(isolated, kind):
+    path = "/dev/zero" if kind == "device" else str(isolated / "pipe.md")
+    if kind == "fifo":
+        os.mkfifo(path)
+    # In a subprocess with a timeout: a hang fails the test instead of stalling it.
+    done = subprocess.run([sys.executable, "-m", "threadbot", "preview", path], cwd=isolated,
+                          capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == int(ExitCode.DRAFT), done.stderr
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_draft_over_ten_megabytes_is_refused(capsys, isolated):
+    (isolated / "big.md").write_bytes(b"word " * (2 * 1024 * 1024 + 1))
+    result = run_cli(capsys, "preview", "big.md")
+    assert result.code == int(ExitCode.DRAFT) and "larger than 10 MB" in result.err
+    stdin = run_cli(capsys, "preview", "-", stdin=b"word " * (2 * 1024 * 1024 + 1))
+    assert stdin.code == int(ExitCode.DRAFT) and "larger than 10 MB" in stdin.err
+
+
+def test_an_image_that_is_a_fifo_does_not_hang_the_preview(capsys, isolated):
+    os.mkfifo(isolated / "pic.png")
+    (isolated / "d.md").write_text("A picture.\n\n![alt](pic.png)\n", encoding="utf-8")
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(run_cli(capsys, "preview", "d.md")),
+                              daemon=True)
+    worker.start()
+    worker.join(20)
+    assert outcome, "the preview hung on a FIFO"
+    assert outcome[0].code == int(ExitCode.MEDIA)
+    assert "not a regular file" in outcome[0].out + outcome[0].err
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("posting:\n  retries: 1000000", "whole number from 1 to 20"),
+    ("posting:\n  timeout_seconds: .inf", "number of seconds above 0 to 600"),
+    ("posting:\n  backoff_seconds: .nan", "number of seconds from 0 to 300"),
+    ("daemon:\n  grace_minutes: .nan", "between 0 and 10080"),
+    ("pricing:\n  x:\n    post: .nan", "price in dollars"),
+])
+def test_tunables_out_of_range_are_refused_at_their_line(capsys, isolated, key, value):
+    (isolated / "config").mkdir()
+    (isolated / "config" / "threadbot.yaml").write_text(key + "\n", encoding="utf-8")
+    result = run_cli(capsys, "accounts")
+    assert result.code == int(ExitCode.CONFIG), result.err
+    assert "threadbot.yaml:" in result.err and value in result.err
