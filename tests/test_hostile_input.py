@@ -82,3 +82,24 @@ def test_tunables_out_of_range_are_refused_at_their_line(capsys, isolated, key, 
     result = run_cli(capsys, "accounts")
     assert result.code == int(ExitCode.CONFIG), result.err
     assert "threadbot.yaml:" in result.err and value in result.err
+
+
+def test_an_image_replaced_by_a_fifo_after_queueing_fails_its_thread_not_the_daemon(
+        capsys, writer, fake_x):
+    import json
+
+    from conftest import DRAFTS
+
+    (writer / "drafts" / "pic.png").write_bytes((DRAFTS / "images" / "desk.png").read_bytes())
+    (writer / "drafts" / "d.md").write_text("A picture.\n\n![A desk](pic.png)\n",
+                                            encoding="utf-8")
+    assert run_cli(capsys, "queue", "drafts/d.md", "--now").code == 0
+    (writer / "drafts" / "pic.png").unlink()
+    os.mkfifo(writer / "drafts" / "pic.png")
+    done = subprocess.run([sys.executable, "-m", "threadbot", "daemon", "--once"], cwd=writer,
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    (thread,) = json.loads(run_cli(capsys, "list", "--json").out)
+    assert thread["status"] == "failed" and "not a regular file" in thread["note"]
+    assert fake_x.posts() == []

@@ -48,6 +48,39 @@ _SIGNATURES = (
 )
 
 
+# No platform takes a larger image file: a bigger one is surely the wrong file.
+MAX_IMAGE_FILE_BYTES = 64 * MB
+
+
+def read_image(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes:
+    """The bytes of an image file about to be uploaded, read only from a regular file
+    of at most ``max_bytes`` bytes, without waiting on a pipe or a device (the file may
+    have been replaced since it was queued). Raises ``MediaError`` naming the file."""
+    import os
+    import stat
+
+    from .errors import MediaError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise MediaError(f"cannot read the image ({err.strerror or err}). Check the path.",
+                         path=str(path)) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MediaError("is not a regular file (a pipe or a device), so it cannot be "
+                             "an image. Point to the image file.", path=str(path))
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as err:
+            raise MediaError(f"cannot read the image ({err.strerror or err}).",
+                             path=str(path)) from None
+    if len(data) > max_bytes:
+        raise MediaError(f"is larger than {_size(max_bytes)}, more than any platform takes. "
+                         "Check that this is the right file.", path=str(path))
+    return data
+
+
 def image_format(path: Path) -> str | None:
     """PNG, JPEG, GIF or WEBP from the file's first bytes (not its name), else None."""
     with path.open("rb") as handle:

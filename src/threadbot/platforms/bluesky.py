@@ -184,12 +184,10 @@ def prepare_image(path: str | Path) -> tuple[bytes, str, int, int, bool]:
     Raises ``MediaError`` (naming the file) when it cannot be read, is not a PNG, JPEG
     or WEBP image, or cannot be made small enough; ``ConfigError`` without Pillow.
     """
+    from ..media import read_image
+
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise MediaError(f"cannot read the image ({err.strerror or err}). Check the path.",
-                         path=str(path)) from None
+    data = read_image(path)
     kind = _sniff(data)
     if kind == "GIF":
         raise MediaError("is a GIF, which Bluesky does not take as an image. Convert it to "

@@ -578,11 +578,11 @@ class MastodonClient(PlatformClient):
         GIF or WEBP image (judged from its bytes), ``BadRequestError`` when the
         instance refuses it, ``ServerError`` when processing takes too long.
         """
-        from ..media import image_format
+        from ..media import image_format, read_image
 
         path = Path(path)
+        data = read_image(path)
         try:
-            data = path.read_bytes()
             kind = image_format(path)
         except OSError as err:
             raise MediaError(f"cannot read the image ({err.strerror}). Check the path.",

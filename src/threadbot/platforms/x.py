@@ -305,12 +305,10 @@ class XClient:
 
     def upload_media(self, path: str | Path, alt_text: str | None = None) -> str:
         """Upload an image (chunked above ``chunk_threshold``), set its alt text; returns its id."""
+        from ..media import read_image
+
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise MediaError(f"cannot read the image ({err.strerror}). Check the path.",
-                             path=str(path)) from None
+        data = read_image(path)
         media_type = _media_type(path)
         category = "tweet_gif" if media_type == "image/gif" else "tweet_image"
         with self._errors(f"upload {path.name}", write=False):
