@@ -103,3 +103,19 @@ def test_an_image_replaced_by_a_fifo_after_queueing_fails_its_thread_not_the_dae
     (thread,) = json.loads(run_cli(capsys, "list", "--json").out)
     assert thread["status"] == "failed" and "not a regular file" in thread["note"]
     assert fake_x.posts() == []
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("https://user:s3cret@example.com/hook", "user name or password"),
+    ("https://example.com:99999/hook", "not a valid URL"),
+    ("ftp://example.com/hook", "must be an http(s) URL"),
+    ("https:///hook", "must be an http(s) URL"),
+])
+def test_a_bad_webhook_url_is_refused_when_the_config_is_read(capsys, isolated, url, said):
+    (isolated / "config").mkdir()
+    (isolated / "config" / "threadbot.yaml").write_text(
+        f"daemon:\n  notify:\n    webhook: {url}\n", encoding="utf-8")
+    result = run_cli(capsys, "accounts")
+    assert result.code == int(ExitCode.CONFIG)
+    assert "threadbot.yaml:3:" in result.err and said in result.err
+    assert "s3cret" not in result.out + result.err

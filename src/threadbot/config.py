@@ -464,11 +464,35 @@ def _parse_daemon(data: Any, path: str, lines: dict[str, int]) -> DaemonSettings
         values["notify_command"] = _text(notify["command"], "daemon.notify.command", path, lines)
     if "webhook" in notify:
         url = _text(notify["webhook"], "daemon.notify.webhook", path, lines)
-        if not url.startswith(("https://", "http://")):
-            raise ConfigError("'daemon.notify.webhook' must be an http(s) URL.", path=path,
-                              line=lines.get("daemon.notify.webhook"))
-        values["notify_webhook"] = url
+        values["notify_webhook"] = _webhook_url(url, path, lines.get("daemon.notify.webhook"))
     return DaemonSettings(**values)
+
+
+def _webhook_url(url: str, path: str, line: int | None) -> str:
+    """A webhook address checked when the config is read (scheme, host, port), so that
+    the daemon never meets a bad one at 3 a.m. A user name or password in it is
+    refused: it would sit in the config and could reach a log."""
+    from urllib.parse import urlsplit
+
+    name = "'daemon.notify.webhook'"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid URL (check its port and brackets).",
+                          path=path, line=line) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http(s) URL with a host, such as "
+                          "https://example.com/threadbot-hook.", path=path, line=line)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{name} holds a user name or password (user:password@host), which "
+                          "threadbot does not send and will not keep in the config. Use a "
+                          "webhook address whose path carries its own token, without them.",
+                          path=path, line=line)
+    if port == 0:
+        raise ConfigError(f"{name} has port 0; give the port the webhook listens on.",
+                          path=path, line=line)
+    return url.strip()
 
 
 def _text(value: Any, name: str, path: str, lines: dict[str, int]) -> str:
