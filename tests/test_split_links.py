@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,3 +54,36 @@ def test_the_continuation_mark_stands_apart_from_a_link():
                         ("read this", "read this…"), ("read this,", "read this, …")]:
         assert decorate(body, index=2, total=3, mid_sentence=True,
                         settings=SplitSettings()) == shown
+
+
+# Field case shared/cases/url-continuation-mastodon.txt: one long paragraph with one link.
+RIVER = ("After three winters of putting it off I finally typed up my notes from the long walk "
+         "along the river path past the old mill and the allotments where the man with the red "
+         "wheelbarrow still grows his enormous marrows and waves at everyone who goes by on a "
+         "Sunday morning and the whole account with the hand-drawn map and the photographs of "
+         "the grey heron standing in the shallows is now up at "
+         "https://journal.example.net/river-walk/notes-three for anyone who asked me about it "
+         "at the reading last month and wanted to see what I meant when I said that the path "
+         "itself seemed to be doing the thinking while I only followed along behind it with a "
+         "pencil and a flask of tea which is the closest I have come to explaining why I keep "
+         "going back there every single week even when the weather is dreadful and the heron "
+         "is nowhere to be seen at all.")
+RIVER_LINK = "https://journal.example.net/river-walk/notes-three"
+
+
+def _links(text: str, platform: str) -> list[str]:
+    """The links that platform's own detection finds in a post's final text."""
+    from threadbot.counting import find_urls
+    from threadbot.counting._bluesky import render
+
+    if platform == "bluesky":
+        return [span.value for _, _, span in render(text)[1] if span.kind == "link"]
+    return [text[start:end] for start, end in find_urls(text, platform)]
+
+
+@pytest.mark.parametrize("platform", ["mastodon", "bluesky", "x"])
+def test_a_link_survives_the_split_unchanged(platform):
+    thread = compose_text(RIVER, platform=platform, config=Config())
+    assert len(thread.posts) > 1
+    found = [link for post in thread.posts for link in _links(post.text, platform)]
+    assert found == [RIVER_LINK]
