@@ -86,9 +86,6 @@ def load_secrets(config: Config, account: Account) -> dict[str, str]:
     return {key: env[variable] for key, variable in account.env.items()}
 
 
-# Kept for callers of the earlier name.
-load_credentials = load_secrets
-
 
 def client_for(config: Config, account: Account) -> PlatformClient:
     """A client for the account's platform, pointed at its ``api_base_url``."""

@@ -246,21 +246,11 @@ def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
     if len(thread_ids) == 1:
         _publish(config, thread_ids[0], as_json)
         return
-    outcomes = []
-    for index, thread_id in enumerate(thread_ids):
+    def start(thread_id: int, account: str) -> None:
         if not as_json:
-            account = posting.get_thread(config, thread_id).account
             click.echo(f"\nThread {thread_id}, account '{account}':")
-        try:
-            outcomes += posting.publish_threads(config, [thread_id], on_event=show)
-        except posting.Interrupted as error:
-            waiting = thread_ids[index + 1:]
-            if waiting:
-                error.message += (" Not started: thread"
-                                  f"{'s' if len(waiting) > 1 else ''} "
-                                  f"{', '.join(map(str, waiting))}; `threadbot resume ID` "
-                                  "posts each.")
-            raise
+
+    outcomes = posting.publish_threads(config, thread_ids, on_event=show, on_start=start)
     failed = [o for o in outcomes if o.error is not None]
     if as_json:
         click.echo(json.dumps([{**(posting.thread_summary(o.thread) if o.thread else

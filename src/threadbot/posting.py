@@ -254,31 +254,33 @@ class Outcome:
 
 
 def publish_threads(config: Config, thread_ids: list[int],
-                    on_event: Callable[[Event], None] = lambda e: None) -> list[Outcome]:
+                    on_event: Callable[[Event], None] = lambda e: None,
+                    on_start: Callable[[int, str], None] = lambda i, a: None
+                    ) -> list[Outcome]:
     """Publish several recorded threads (one draft to several accounts), one after
-    the other. One failing (credentials, refusal, rate limit, network) never stops
-    the others: each outcome is returned, and each failed thread stays resumable
-    on its own. Ctrl-C stops them all (the one in flight is left resumable)."""
+    the other; ``on_start(thread id, account)`` is called before each. One failing
+    (credentials, refusal, rate limit, network) never stops the others: each outcome
+    is returned, and each failed thread stays resumable on its own. Ctrl-C stops
+    them all: the one in flight is left resumable, and the ``Interrupted`` error
+    names the threads not started."""
     outcomes = []
-    for thread_id in thread_ids:
+    for index, thread_id in enumerate(thread_ids):
         account = get_thread(config, thread_id).account
+        on_start(thread_id, account)
         try:
             done = publish_thread(config, thread_id, on_event)
-        except Interrupted:
+        except Interrupted as error:
+            waiting = thread_ids[index + 1:]
+            if waiting:
+                error.message += (f" Not started: thread{'s' if len(waiting) > 1 else ''} "
+                                  f"{', '.join(map(str, waiting))}; `threadbot resume ID` "
+                                  "posts each.")
             raise
         except ThreadbotError as error:
-            outcomes.append(Outcome(account, thread_id, _maybe_thread(config, thread_id),
-                                    error))
+            outcomes.append(Outcome(account, thread_id, get_thread(config, thread_id), error))
             continue
         outcomes.append(Outcome(account, thread_id, done))
     return outcomes
-
-
-def _maybe_thread(config: Config, thread_id: int) -> StoredThread | None:
-    try:
-        return get_thread(config, thread_id)
-    except ThreadbotError:
-        return None
 
 
 def delete_thread(config: Config, thread_id: int,
@@ -446,8 +448,7 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
 
     known = _environment(config)
     for key, variable in account.env.items():
-        sharing = [other.name for other in config.accounts.values()
-                   if other.name != account.name and variable in other.env.values()]
+        sharing = _sharing(config, account, variable)
         if sharing and known.get(variable):
             raise UsageError(
                 f"account '{account.name}' reads {variable}, which account '{sharing[0]}' "
@@ -465,8 +466,7 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
     for key, value in secrets.items():
         variable = account.env[key]
         path = save_secret(config, variable, value)
-        sharing = [other.name for other in config.accounts.values()
-                   if other.name != account.name and variable in other.env.values()]
+        sharing = _sharing(config, account, variable)
         if sharing:
             one = len(sharing) == 1
             notes.append(f"{', '.join(repr(n) for n in sharing)} also read{'s' if one else ''} "
@@ -484,6 +484,12 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
         except PlatformError:
             limits = None  # signed in; `accounts check` reads them later
     return Login(path=path, identity=identity, limits=limits, notes=tuple(notes))
+
+
+def _sharing(config: Config, account: Account, variable: str) -> list[str]:
+    """The other accounts that read their secret from ``variable`` too."""
+    return [other.name for other in config.accounts.values()
+            if other.name != account.name and variable in other.env.values()]
 
 
 def _shape_hints(config: Config, account: Account) -> str:
