@@ -134,7 +134,15 @@ def test_init_lays_out_a_folder(capsys, tmp_path):
     config = target / "config" / "threadbot.yaml"
     example = target / "drafts" / "example.md"
     assert config.is_file() and example.is_file()
-    assert ".env" in (target / ".gitignore").read_text().split()
+    ignored = [line for line in (target / ".gitignore").read_text().splitlines()
+               if line and not line.startswith("#")]
+    assert ".env" in ignored
+    # Secrets and state threadbot writes beside the config are never committed.
+    import fnmatch
+
+    for name in ("threadbot.db", "threadbot.db-wal", "threadbot-session-sky.json",
+                 "threadbot-session-sky.lock"):
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in ignored), name
     # The example config documents the lookup order and loads cleanly.
     assert "THREADBOT_CONFIG" in config.read_text()
     loaded = threadbot.load_config(config)

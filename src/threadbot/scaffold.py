@@ -14,6 +14,9 @@ GITIGNORE = """\
 *.db-wal
 *.db-shm
 *.log
+# Bluesky sessions (access and refresh tokens) and their lock files.
+threadbot-session-*.json
+threadbot-session-*.lock
 """
 
 
