@@ -118,10 +118,14 @@ def queue(capsys, path: str, *args: str) -> int:
 
 
 def set_time(folder: Path, thread_id: int, when: datetime) -> None:
-    """Move a thread's time (e.g. into the past, as if no daemon had run then)."""
+    """Move a thread's time (e.g. into the past, as if no daemon had run then). It
+    was queued a day before that time, as `queue` would have recorded it (a thread is
+    never queued for a time already past, unless for right away)."""
+    queued_at = (when - timedelta(days=1)).astimezone(UTC).isoformat()
     with sqlite3.connect(db_path(folder)) as db:
-        db.execute("UPDATE threads SET scheduled_at = ? WHERE id = ?",
-                   (when.astimezone(UTC).isoformat(timespec="seconds"), thread_id))
+        db.execute("UPDATE threads SET scheduled_at = ?, created_at = ?, updated_at = ? "
+                   "WHERE id = ?", (when.astimezone(UTC).isoformat(timespec="seconds"),
+                                    queued_at, queued_at, thread_id))
     db.close()
 
 
@@ -531,15 +535,17 @@ def test_notifications_on_missed_and_failures_are_not_fatal(capsys, isolated, fa
     assert fake_x.posts() == []
 
     # A failing command and an unreachable webhook are logged; the daemon goes on.
+    port = closed_port()
     write_config(isolated, fake_x, daemon=("  notify:\n    command: \"exit 3\"\n"
-                                          f"    webhook: http://127.0.0.1:{closed_port()}/x"))
+                                          f"    webhook: http://127.0.0.1:{port}/x"))
     second = queue(capsys, write_draft(isolated, "second", texts("Second", 2)), "--at", "+1h")
     due = queue(capsys, write_draft(isolated, "due", texts("Due", 2)), "--now")
     set_time(isolated, second, datetime.now(UTC) - timedelta(hours=3))
     result = run_once(isolated)
     assert result.returncode == 0, result.stderr
     assert "notification command exited with 3" in result.stderr
-    assert "notification webhook failed" in result.stderr
+    assert (f"notification webhook (http://127.0.0.1:{port}) failed: the connection was "
+            "refused") in result.stderr
     assert "Traceback" not in result.stderr
     assert stored(isolated, second).status is ThreadStatus.MISSED
     assert stored(isolated, due).status is ThreadStatus.POSTED

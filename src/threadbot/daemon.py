@@ -14,11 +14,17 @@
   transaction before it is posted.
 * SIGTERM and SIGINT: the post in flight is finished and recorded, the thread
   left resumable, and the daemon exits 0.
+* Notifications run off the posting path (``notify.Notifier``): a slow webhook or a
+  hanging command delays neither a post, nor the heartbeat, nor a stop.
+* The database file deleted or replaced under a running daemon stops it with
+  ``DatabaseGoneError``: it would otherwise go on posting from a file no other
+  command sees, and never post what is queued in the new one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
 import threading
@@ -31,8 +37,9 @@ from apscheduler.triggers.date import DateTrigger
 
 from .accounts import client_for
 from .config import Config
-from .errors import ThreadbotError
-from .notify import notify
+from .errors import DatabaseGoneError, ThreadbotError
+from .notify import DEADLINE_SECONDS, SHUTDOWN_GRACE_SECONDS, Notifier, describe_daemon
+from .notify import describe as describe_event
 from .platforms import Identity
 from .platforms.errors import (
     DuplicatePostError,
@@ -72,6 +79,7 @@ class Daemon:
         self.clock = clock
         self.owner = process_owner("daemon")
         self.stop = threading.Event()
+        self.signalled = threading.Event()  # a SIGTERM/SIGINT came: exit promptly
         self.grace = timedelta(minutes=config.daemon.grace_minutes)
         self.zone = config.zone()
         self._lock = threading.Lock()
@@ -85,13 +93,20 @@ class Daemon:
         # Never handed to a notification command.
         self.secret_names = {name for account in config.accounts.values()
                              for name in account.env.values()}
+        self.notifier = Notifier(config.daemon, secret_names=self.secret_names)
+        self.started = clock()
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def run(self) -> None:
+        """Raises ``BusyError`` (another daemon runs), ``DatabaseGoneError`` (the
+        database file was deleted or replaced while it ran), ``Stopped`` (stopped while
+        standing by)."""
         store = Store(self.config.database_path())
         try:
+            opened = _identity(store.path)
             self._register(store)
+            self.started = self.clock()
             log.info("daemon started (%s), database %s", self.owner, store.path)
             try:
                 self._recover(store)
@@ -102,16 +117,49 @@ class Daemon:
                     return
                 self.scheduler.start()
                 while not self.stop.wait(self.config.daemon.sync_seconds):
+                    self._check_database(store, opened)
                     store.heartbeat(self.owner)
                     self.sync(store)
+            except DatabaseGoneError as error:
+                log.error("%s", error.message)
+                self.notifier.submit(describe_daemon("stopped", error.message,
+                                                     str(store.path)))
+                raise
             finally:
                 if self.scheduler.running:
                     self.scheduler.shutdown(wait=False)
                 self._stop_workers()
                 store.release_daemon(self.owner)
+                self._close_notifier()
                 log.info("daemon stopped")
         finally:
             store.close()
+
+    def _close_notifier(self) -> None:
+        """Pending notifications get a bounded time: short after a signal (the stop
+        must be prompt), else one notification's deadline (``--once`` from cron, or
+        the notification that the daemon had to stop)."""
+        grace = SHUTDOWN_GRACE_SECONDS if self.signalled.is_set() else DEADLINE_SECONDS
+        self.notifier.close(grace, hurry=self.signalled, hurried=SHUTDOWN_GRACE_SECONDS)
+
+    def _check_database(self, store: Store, opened: tuple[int, int] | None) -> None:
+        """Stop if the database file this daemon has open is no longer the one at its
+        path: deleted, or replaced (a restored backup, another file moved there)."""
+        now = _identity(store.path)
+        if now == opened:
+            return
+        name = store.path
+        if now is None:
+            raise DatabaseGoneError(
+                f"the database file {name} was deleted while the daemon was running, so the "
+                "daemon stopped: every thread queued from now on would go to a new, empty "
+                "file it does not read. Restore the file from a backup if you have one (or "
+                "queue your drafts again), then start `threadbot daemon` again.",
+                path=str(name))
+        raise DatabaseGoneError(
+            f"the database file {name} was replaced by another file while the daemon was "
+            "running, so the daemon stopped rather than go on posting from the old one. "
+            "Start `threadbot daemon` again to post what the new file holds.", path=str(name))
 
     def _say_what_is_next(self, store: Store) -> None:
         upcoming = [t for t in store.queued() if t.scheduled_at and t.scheduled_at > self.clock()]
@@ -126,6 +174,7 @@ class Daemon:
         """Finish the post in flight, then stop (the SIGTERM/SIGINT handler)."""
         if not self.stop.is_set():
             log.info("stopping: finishing the post in flight")
+        self.signalled.set()
         self.stop.set()
 
     def install_signal_handlers(self) -> None:
@@ -179,7 +228,7 @@ class Daemon:
             if due <= now:
                 late = now - thread.scheduled_at
                 if thread.status is ThreadStatus.QUEUED and thread.not_before is None \
-                        and late > self.grace:
+                        and late > self.grace and self._due_while_down(thread):
                     self._missed(store, thread, late)
                 else:
                     self._hand_over(thread)
@@ -198,6 +247,14 @@ class Daemon:
                         self._fire, DateTrigger(run_date=due), args=[job_id, threads],
                         id=job_id, replace_existing=True, misfire_grace_time=None)
                     self._jobs[job_id] = _ids(wanted[job_id])
+
+    def _due_while_down(self, thread: StoredThread) -> bool:
+        """Whether the grace period applies: only to a thread whose time passed while
+        no daemon ran. One that fell due while this daemon ran is being posted (a
+        tick's lag is not lateness), and one queued for right away (``queue --now``,
+        ``retry``: its time is no later than when it was queued) is due whenever a
+        daemon next runs, even with ``grace_minutes: 0``."""
+        return thread.scheduled_at < self.started and thread.scheduled_at > thread.updated_at
 
     def _remove_job(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
@@ -223,8 +280,7 @@ class Daemon:
                    f"`threadbot reschedule {thread.id} --at WHEN`.")
         store.set_note(thread.id, ThreadStatus.MISSED, message)
         log.warning("thread %s %s", thread.id, message)
-        notify(self.config.daemon, store.thread(thread.id), "missed", message,
-               secret_names=self.secret_names)
+        self.notifier.submit(describe_event(store.thread(thread.id), "missed", message))
 
     def _hand_over(self, thread: StoredThread) -> None:
         with self._lock:
@@ -355,8 +411,16 @@ class Daemon:
         store.set_note(thread_id, status, f"{message} ({hint})")
         store.set_thread_status(thread_id, status, message)
         log.error("thread %s %s: %s", thread_id, status.value, message)
-        notify(self.config.daemon, store.thread(thread_id), status.value, message,
-               secret_names=self.secret_names)
+        self.notifier.submit(describe_event(store.thread(thread_id), status.value, message))
+
+
+def _identity(path) -> tuple[int, int] | None:
+    """The file at ``path`` as the system knows it (device, inode); None if absent."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _ids(group: tuple[datetime, list[StoredThread]] | None) -> frozenset[int]:

@@ -30,6 +30,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 13  # no thread with that id in the database
     BUSY = 14  # another process is posting that thread, or another daemon runs
     WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
+    DATABASE_GONE = 16  # the database file was deleted or replaced under a running daemon
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 
@@ -89,3 +90,9 @@ class StoreError(ThreadbotError):
     """The database cannot be opened or is from a newer threadbot."""
 
     exit_code = ExitCode.CONFIG
+
+
+class DatabaseGoneError(ThreadbotError):
+    """The database file was deleted or replaced under a running daemon."""
+
+    exit_code = ExitCode.DATABASE_GONE
