@@ -32,11 +32,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from helpers import run_cli
+from test_notify import live_in_group
 from threadbot.config import load_config
 from threadbot.errors import ExitCode
 from threadbot.schedule import queue_draft
 from threadbot.store import PostStatus, Store, StoredThread, ThreadStatus
 from threadbot.testing.fake_x import FakeX
+from threadbot.testing.slow_webhook import SlowWebhook
 from threadbot.when import describe
 
 DAEMON = [sys.executable, "-m", "threadbot", "daemon"]
@@ -478,6 +480,36 @@ def test_missed_beyond_grace_posted_within(capsys, isolated, fake_x):
     assert len(fake_x.posts(USER)) == 2
 
 
+@pytest.mark.slow
+def test_grace_0_still_posts_threads_due_now(capsys, isolated, fake_x, daemons):
+    """The grace period is for threads whose time passed while no daemon ran, not for
+    threads due this instant or queued for right away."""
+    write_config(isolated, fake_x, daemon="  grace_minutes: 0")
+    now = queue(capsys, write_draft(isolated, "now", texts("Now", 2)), "--now")
+    passed = queue(capsys, write_draft(isolated, "passed", texts("Passed", 2)), "--at", "+1h")
+    set_time(isolated, passed, datetime.now(UTC) - timedelta(minutes=1))
+    result = run_once(isolated)
+    assert result.returncode == 0, result.stderr
+    clean_log(result.stderr)
+    assert stored(isolated, now).status is ThreadStatus.POSTED
+    assert stored(isolated, passed).status is ThreadStatus.MISSED  # 1 min > 0 min
+    # `retry` queues it for right away: then it goes out.
+    assert run_cli(capsys, "retry", str(passed)).code == 0
+    assert run_once(isolated).returncode == 0
+    assert stored(isolated, passed).status is ThreadStatus.POSTED
+
+    daemon = daemons()
+    daemon.wait_started()
+    soon = queue(capsys, write_draft(isolated, "soon", texts("Soon", 2)), "--at", "+2s")
+    right_away = queue(capsys, write_draft(isolated, "away", texts("Away", 2)), "--now")
+    wait_for(lambda: all(stored(isolated, i).status is ThreadStatus.POSTED
+                         for i in (soon, right_away)), 15, "both threads to be posted", daemon)
+    check_on_time(fake_x, stored(isolated, soon))
+    assert daemon.stop() == 0
+    clean_log(daemon.log())
+    assert "missed" not in daemon.log()
+
+
 # --------------------------------------------------------------------------- notifications
 
 
@@ -551,6 +583,121 @@ def test_notifications_on_missed_and_failures_are_not_fatal(capsys, isolated, fa
     assert stored(isolated, due).status is ThreadStatus.POSTED
     assert [p.text for p in fake_x.posts(USER)] == texts("Due", 2)
     assert len(received) == 1  # the first webhook heard nothing more
+
+
+# --------------------------------------------------------------------------- stuck notifications
+
+
+def heartbeat(folder: Path) -> str | None:
+    with sqlite3.connect(db_path(folder)) as db:
+        row = db.execute("SELECT heartbeat_at FROM daemons").fetchone()
+    db.close()
+    return row[0] if row else None
+
+
+def stuck_notification_then_a_due_thread(capsys, folder: Path, server: FakeX, daemon,
+                                         started: Callable[[], object]) -> None:
+    """With a notification stuck from the start (for a thread missed while no daemon
+    ran), a thread due in 2 s still goes out on time, the heartbeat goes on, and
+    SIGTERM stops the daemon promptly (exit 0)."""
+    wait_for(started, 15, "the notification to start", daemon)
+    beat = heartbeat(folder)
+    thread_id = queue(capsys, write_draft(folder, "due", texts("Due", 2)), "--at", "+2s")
+    wait_for(lambda: stored(folder, thread_id).status is ThreadStatus.POSTED, 15,
+             "the due thread to be posted", daemon)
+    check_on_time(server, stored(folder, thread_id))
+    wait_for(lambda: heartbeat(folder) != beat, 5, "the next heartbeat", daemon)
+    assert daemon.stop(timeout=10) == 0
+    assert [p.text for p in server.posts(USER)] == texts("Due", 2)
+
+
+@pytest.mark.slow
+def test_a_trickling_webhook_stalls_nothing(capsys, isolated, fake_x, daemons):
+    with SlowWebhook.running(interval=2) as hook:
+        write_config(isolated, fake_x, daemon=f"  notify:\n    webhook: {hook.url}")
+        missed = queue(capsys, write_draft(isolated, "missed", texts("Missed", 2)),
+                       "--at", "+1h")
+        set_time(isolated, missed, datetime.now(UTC) - timedelta(hours=3))
+        daemon = daemons()
+        stuck_notification_then_a_due_thread(capsys, isolated, fake_x, daemon,
+                                             hook.connected.is_set)
+        # The webhook was still trickling its answer all along: the daemon hung up on
+        # it when it stopped.
+        wait_for(lambda: hook.hung_up, 10, "the webhook call to be given up")
+        assert hook.hung_up == [True]
+        assert [data["thread_id"] for data in hook.received] == [missed]
+    log = daemon.log()
+    clean_log(log)
+    port = hook.url.split(":")[2].split("/")[0]
+    assert f"notification webhook (http://127.0.0.1:{port}) failed: the daemon stopped" in log
+    assert "secret-token-in-path" not in log and "/hook" not in log
+
+
+@pytest.mark.slow
+def test_a_sleeping_notify_command_stalls_nothing_and_leaves_no_process(
+        capsys, isolated, fake_x, daemons):
+    pgid_file, child_file = isolated / "pgid", isolated / "child"
+    command = f"echo $$ > {pgid_file}; sleep 300 & echo $! > {child_file}; sleep 300"
+    write_config(isolated, fake_x, daemon=f"  notify:\n    command: {json.dumps(command)}")
+    missed = queue(capsys, write_draft(isolated, "missed", texts("Missed", 2)), "--at", "+1h")
+    set_time(isolated, missed, datetime.now(UTC) - timedelta(hours=3))
+    daemon = daemons()
+    groups: list[int] = []
+
+    def started() -> bool:
+        if not (child_file.exists() and child_file.read_text().strip()):
+            return False
+        # The command and its child share a process group, not the daemon's.
+        groups.extend([os.getpgid(int(child_file.read_text())), int(pgid_file.read_text()),
+                       os.getpgid(daemon.popen.pid)])
+        return True
+
+    stuck_notification_then_a_due_thread(capsys, isolated, fake_x, daemon, started)
+    pgid = int(pgid_file.read_text())
+    assert groups[0] == groups[1] == pgid != groups[2]
+    wait_for(lambda: not live_in_group(pgid), 5, "the command's processes to be gone")
+    log = daemon.log()
+    clean_log(log)
+    assert "notification command stopped: the daemon stopped; it and everything it " \
+        "started were killed" in log
+
+
+# --------------------------------------------------------------------------- database gone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["deleted", "replaced"])
+def test_database_deleted_or_replaced_stops_the_daemon(capsys, isolated, fake_x, daemons,
+                                                        fault):
+    notified = isolated / "notified.txt"
+    command = f'echo "$THREADBOT_STATUS: $THREADBOT_MESSAGE" > {notified}'
+    write_config(isolated, fake_x, daemon=f"  notify:\n    command: {json.dumps(command)}")
+    queue(capsys, write_draft(isolated, "later", texts("Later", 2)), "--at", "+1h")
+    daemon = daemons()
+    daemon.wait_started()
+    path = db_path(isolated)
+    if fault == "deleted":
+        path.unlink()
+    else:  # a copy of it (a backup restored, say) moved in its place
+        copy = isolated / "copy.db"
+        with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        source.close()
+        target.close()
+        os.replace(copy, path)
+    try:
+        code = daemon.popen.wait(15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the daemon went on running with its database {fault}:\n{daemon.log()}")
+    log = daemon.log()
+    assert code == int(ExitCode.DATABASE_GONE) == 16, log
+    expected = (f"the database file config/threadbot.db was {fault}"
+                + (" by another file" if fault == "replaced" else "")
+                + " while the daemon was running")
+    assert f"Error: config/threadbot.db: {expected}" in log
+    assert "tart `threadbot daemon` again" in log
+    assert "Traceback" not in log and "unexpected error" not in log
+    assert notified.read_text().startswith(f"stopped: {expected}")
 
 
 # --------------------------------------------------------------------------- one daemon
