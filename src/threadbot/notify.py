@@ -28,6 +28,8 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -267,27 +269,28 @@ class Notifier:
     def _call_webhook(self, url: str, data: dict[str, Any]) -> None:
         body = json.dumps(data, ensure_ascii=False).encode()
         outcome: dict[str, Any] = {}
-        connection: list[http.client.HTTPConnection] = []
+        connections: list[http.client.HTTPConnection] = []
 
         def call() -> None:
+            # urllib, as before: proxies from the environment and redirects still work;
+            # the handlers only keep each connection, so it can be hung up on.
+            opener = urllib.request.build_opener(_Recording(connections),
+                                                 _RecordingTLS(connections))
+            request = urllib.request.Request(url, data=body, method="POST", headers={
+                "Content-Type": "application/json", "User-Agent": "threadbot"})
             try:
-                parts = urlsplit(url)
-                kind = (http.client.HTTPSConnection if parts.scheme == "https"
-                        else http.client.HTTPConnection)
-                extra = {"context": ssl.create_default_context()} if kind is \
-                    http.client.HTTPSConnection else {}
-                conn = kind(parts.hostname, parts.port, timeout=self.deadline, **extra)
-                connection.append(conn)
-                target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                conn.request("POST", target, body=body, headers={
-                    "Content-Type": "application/json", "User-Agent": "threadbot"})
-                response = conn.getresponse()
-                response.read(_BODY_READ)
-                outcome["status"] = response.status
+                with opener.open(request, timeout=self.deadline) as response:
+                    response.read(_BODY_READ)
+                    outcome["status"] = response.status
+            except urllib.error.HTTPError as error:
+                outcome["status"] = error.code
+                error.close()
+            except urllib.error.URLError as error:
+                outcome["error"] = error.reason
             except (OSError, http.client.HTTPException, ValueError) as error:
                 outcome["error"] = error
             finally:
-                for conn in connection:
+                for conn in connections:
                     conn.close()
 
         # The request runs in a thread of its own, so that the deadline holds for the
@@ -301,7 +304,7 @@ class Notifier:
                 break
             caller.join(min(left, 0.1))
         if caller.is_alive():
-            for conn in connection:
+            for conn in list(connections):
                 _hang_up(conn)
             caller.join(1)
             reason = ("the daemon stopped" if self._abort.is_set() else
@@ -313,6 +316,30 @@ class Notifier:
         elif not 200 <= outcome.get("status", 0) < 300:
             log.warning("notification webhook (%s) failed: it answered HTTP %s", where(url),
                         outcome.get("status"))
+
+
+class _Recording(urllib.request.HTTPHandler):
+    """urllib's handler, keeping each connection it opens in ``connections``."""
+
+    def __init__(self, connections: list) -> None:
+        super().__init__()
+        self.connections = connections
+
+    def do_open(self, http_class, req, **kwargs):  # noqa: ANN001, ANN201
+        def connect(*args: Any, **options: Any) -> http.client.HTTPConnection:
+            conn = http_class(*args, **options)
+            self.connections.append(conn)
+            return conn
+
+        return super().do_open(connect, req, **kwargs)
+
+
+class _RecordingTLS(urllib.request.HTTPSHandler):
+    def __init__(self, connections: list) -> None:
+        super().__init__()
+        self.connections = connections
+
+    do_open = _Recording.do_open
 
 
 def _kill_group(pid: int) -> bool:
@@ -340,8 +367,10 @@ def _hang_up(conn: http.client.HTTPConnection) -> None:
         pass
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException | str) -> str:
     # Our own words for what went wrong; the library's text may hold the address.
+    if not isinstance(error, BaseException):
+        return "the request could not be made"
     if isinstance(error, TimeoutError):
         return "it did not answer in time"
     if isinstance(error, ConnectionRefusedError):
