@@ -37,3 +37,12 @@ def test_readme_commands_exist():
     for mention in re.findall(r"`threadbot ([a-z]+(?: [a-z]+)?)", README):
         first = mention.split()[0]
         assert first in names or mention in names, f"README mentions unknown `{mention}`"
+
+
+def test_every_exit_code_is_in_the_readme_table():
+    from threadbot.errors import ExitCode
+
+    table = README.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    documented = {int(line.split("|")[1]) for line in table.splitlines()
+                  if line.startswith("| ") and line.split("|")[1].strip().isdigit()}
+    assert documented == {int(code) for code in ExitCode}
