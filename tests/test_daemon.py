@@ -691,11 +691,12 @@ def test_database_deleted_or_replaced_stops_the_daemon(capsys, isolated, fake_x,
         pytest.fail(f"the daemon went on running with its database {fault}:\n{daemon.log()}")
     log = daemon.log()
     assert code == int(ExitCode.DATABASE_GONE) == 16, log
-    expected = (f"the database file config/threadbot.db was {fault}"
+    expected = (f"config/threadbot.db: the database file was {fault}"
                 + (" by another file" if fault == "replaced" else "")
                 + " while the daemon was running")
-    assert f"Error: config/threadbot.db: {expected}" in log
-    assert "tart `threadbot daemon` again" in log
+    assert f"ERROR {expected}" in log  # in the log (and the log file, if one is set)
+    assert f"Error: {expected}" in log  # the CLI's last word
+    assert "start `threadbot daemon` again" in log
     assert "Traceback" not in log and "unexpected error" not in log
     assert notified.read_text().startswith(f"stopped: {expected}")
 

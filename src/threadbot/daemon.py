@@ -121,9 +121,8 @@ class Daemon:
                     store.heartbeat(self.owner)
                     self.sync(store)
             except DatabaseGoneError as error:
-                log.error("%s", error.message)
-                self.notifier.submit(describe_daemon("stopped", error.message,
-                                                     str(store.path)))
+                log.error("%s", error)
+                self.notifier.submit(describe_daemon("stopped", str(error), str(store.path)))
                 raise
             finally:
                 if self.scheduler.running:
@@ -148,18 +147,18 @@ class Daemon:
         now = _identity(store.path)
         if now == opened:
             return
-        name = store.path
         if now is None:
             raise DatabaseGoneError(
-                f"the database file {name} was deleted while the daemon was running, so the "
-                "daemon stopped: every thread queued from now on would go to a new, empty "
-                "file it does not read. Restore the file from a backup if you have one (or "
-                "queue your drafts again), then start `threadbot daemon` again.",
-                path=str(name))
+                "the database file was deleted while the daemon was running, so the daemon "
+                "stopped: every thread queued from now on would go to a new, empty file it "
+                "does not read. Restore the file from a backup if you have one (or queue "
+                "your drafts again), then start `threadbot daemon` again.",
+                path=str(store.path))
         raise DatabaseGoneError(
-            f"the database file {name} was replaced by another file while the daemon was "
-            "running, so the daemon stopped rather than go on posting from the old one. "
-            "Start `threadbot daemon` again to post what the new file holds.", path=str(name))
+            "the database file was replaced by another file while the daemon was running, "
+            "so the daemon stopped rather than go on posting from the old one. If that "
+            "file is the one you want, start `threadbot daemon` again to post what it "
+            "holds; if not, put the right one back first.", path=str(store.path))
 
     def _say_what_is_next(self, store: Store) -> None:
         upcoming = [t for t in store.queued() if t.scheduled_at and t.scheduled_at > self.clock()]
