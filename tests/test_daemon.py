@@ -662,6 +662,28 @@ def test_a_sleeping_notify_command_stalls_nothing_and_leaves_no_process(
         "started were killed" in log
 
 
+@pytest.mark.slow
+def test_once_waits_for_a_notification_but_sigterm_cuts_it_short(capsys, isolated, fake_x,
+                                                                 daemons):
+    """`daemon --once` gives a pending notification its deadline before it exits; a
+    SIGTERM meanwhile ends the wait within seconds, and kills the command's group."""
+    pgid_file = isolated / "pgid"
+    command = f"echo $$ > {pgid_file}; sleep 300 & sleep 300"
+    write_config(isolated, fake_x, daemon=f"  notify:\n    command: {json.dumps(command)}")
+    missed = queue(capsys, write_draft(isolated, "missed", texts("Missed", 2)), "--at", "+1h")
+    set_time(isolated, missed, datetime.now(UTC) - timedelta(hours=3))
+    daemon = daemons("--once")
+    wait_for(lambda: "nothing more due now" in daemon.log(), 15, "the run to be done", daemon)
+    wait_for(lambda: pgid_file.exists() and pgid_file.read_text().strip(), 10,
+             "the command to start", daemon)
+    assert daemon.popen.poll() is None  # still giving the notification its time
+    assert daemon.stop(timeout=10) == 0
+    wait_for(lambda: not live_in_group(int(pgid_file.read_text())), 5,
+             "the command's processes to be gone")
+    assert stored(isolated, missed).status is ThreadStatus.MISSED
+    assert "notification command stopped: the daemon stopped" in daemon.log()
+
+
 # --------------------------------------------------------------------------- database gone
 
 
