@@ -238,3 +238,49 @@ def test_a_command_not_found_is_logged(isolated, caplog):
 def test_where_shows_only_scheme_host_and_port(token, scheme, port):
     origin = f"{scheme}://hooks.example.com{f':{port}' if port else ''}"
     assert where(f"{origin}/t/{token}?k={token}#{token}") == origin
+
+
+class _Keep(BaseHTTPRequestHandler):
+    bodies: list
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def keeping_webhook():
+    bodies: list = []
+    server = HTTPServer(("127.0.0.1", 0), type("Keep", (_Keep,), {"bodies": bodies}))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=st.text(max_size=40), message=st.text(max_size=40))
+def test_any_title_or_message_reaches_both(tmp_path, caplog, keeping_webhook, title, message):
+    """Whatever a draft's title or a platform's message holds (lone surrogates, NUL,
+    newlines, quotes), the command gets it (as UTF-8 without NUL) and the webhook the
+    exact text."""
+    url, bodies = keeping_webhook
+    out = tmp_path / "title.txt"
+    data = describe(a_thread(), "failed", message) | {"title": title}
+    notifier = Notifier(DaemonSettings(notify_command=f'printf %s "$THREADBOT_TITLE" > {out}',
+                                       notify_webhook=url), deadline=10)
+    caplog.clear()
+    bodies.clear()
+    notifier.send(data)
+    assert messages(caplog) == ""
+    expected = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in title)
+    assert out.read_bytes().decode("utf-8") == expected.replace("\0", "")
+    assert [json.loads(body) for body in bodies] == [data]

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import queue
+import re
 import selectors
 import signal
 import socket
@@ -44,6 +45,7 @@ QUEUE_SIZE = 100  # notifications waiting beyond this many are dropped (and logg
 SHUTDOWN_GRACE_SECONDS = 3.0  # on SIGTERM, what pending notifications get before the exit
 _OUTPUT_KEPT = 300  # characters of a failing command's output shown in the log
 _BODY_READ = 64 * 1024  # bytes of a webhook's answer read (and thrown away), at most
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def describe(thread: StoredThread, status: str, message: str) -> dict[str, Any]:
@@ -204,11 +206,11 @@ class Notifier:
         env = {k: v for k, v in os.environ.items() if k not in self.secret_names}
         env.update({"THREADBOT_THREAD_ID": "" if data["thread_id"] is None
                     else str(data["thread_id"]),
-                    "THREADBOT_STATUS": data["status"],
-                    "THREADBOT_MESSAGE": data["message"],
-                    "THREADBOT_TITLE": data["title"] or "",
-                    "THREADBOT_URL": data["url"] or "",
-                    "THREADBOT_JSON": json.dumps(data, ensure_ascii=False)})
+                    "THREADBOT_STATUS": _env_text(data["status"]),
+                    "THREADBOT_MESSAGE": _env_text(data["message"]),
+                    "THREADBOT_TITLE": _env_text(data["title"] or ""),
+                    "THREADBOT_URL": _env_text(data["url"] or ""),
+                    "THREADBOT_JSON": _env_text(json.dumps(data, ensure_ascii=False))})
         try:
             # Its own session, hence its own process group: whatever it starts can be
             # killed with it. Output goes to one pipe we read ourselves, keeping only
@@ -267,7 +269,8 @@ class Notifier:
     # --- the webhook ----------------------------------------------------------------------
 
     def _call_webhook(self, url: str, data: dict[str, Any]) -> None:
-        body = json.dumps(data, ensure_ascii=False).encode()
+        # ASCII JSON: any text (a lone surrogate in a title, say) makes a valid body.
+        body = json.dumps(data).encode("ascii")
         outcome: dict[str, Any] = {}
         connections: list[http.client.HTTPConnection] = []
 
@@ -340,6 +343,12 @@ class _RecordingTLS(urllib.request.HTTPSHandler):
         self.connections = connections
 
     do_open = _Recording.do_open
+
+
+def _env_text(text: str) -> str:
+    """``text`` as an environment variable can hold it: UTF-8 (a lone surrogate
+    becomes U+FFFD), no NUL character."""
+    return _SURROGATE.sub("\ufffd", text).replace("\0", "")
 
 
 def _kill_group(pid: int) -> bool:
