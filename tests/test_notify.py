@@ -114,6 +114,20 @@ def test_a_command_past_its_deadline_is_killed_with_all_it_started(isolated, cap
     assert "it and everything it started were killed" in messages(caplog)
 
 
+def test_the_deadline_is_for_the_whole_notification(isolated, caplog):
+    """A command and a webhook share one notification's deadline: a command that takes
+    it all leaves the webhook uncalled (and says so), not waiting a deadline more."""
+    with SlowWebhook.running(interval=0.3) as hook:
+        notifier = Notifier(DaemonSettings(notify_command="sleep 300",
+                                           notify_webhook=hook.url), deadline=1)
+        notifier.send(event())
+        assert hook.received == []
+    logged = messages(caplog)
+    assert "ran longer than 1 s" in logged
+    assert f"notification webhook ({where(hook.url)}) not called: the command took the " \
+        "notification's whole 1 s" in logged
+
+
 def test_processes_a_command_leaves_behind_are_killed(isolated, caplog):
     child_file = isolated / "child"
     command = f"sleep 300 > /dev/null 2>&1 & echo $! > {child_file}"

@@ -137,7 +137,8 @@ class Notifier:
         if worker is None:
             return
         self._queue_put_end()
-        ends = time.monotonic() + max(0.0, grace)
+        began = time.monotonic()
+        ends = began + max(0.0, grace)
         hurrying = False
         while worker.is_alive():
             if hurry is not None and hurry.is_set() and not hurrying:
@@ -160,7 +161,7 @@ class Notifier:
                 dropped.append(data)
         for data in dropped:
             log.warning("notification dropped: the daemon stopped before it could be sent "
-                        "(%g s grace): %s", grace, _what(data))
+                        "(after waiting %.0f s): %s", time.monotonic() - began, _what(data))
 
     def _queue_put_end(self) -> None:
         # The end marker must get in even when the queue is full: make room by
@@ -193,16 +194,22 @@ class Notifier:
                 log.exception("notification failed: unexpected error (%s)", _what(data))
 
     def send(self, data: dict[str, Any]) -> None:
-        """Run the command and/or call the webhook for one notification, each within
-        the deadline; failures are logged."""
+        """Run the command and/or call the webhook for one notification, both within
+        its one deadline; failures are logged."""
+        ends = time.monotonic() + self.deadline
         if self.settings.notify_command:
-            self._run_command(self.settings.notify_command, data)
+            self._run_command(self.settings.notify_command, data, ends)
         if self.settings.notify_webhook and not self._abort.is_set():
-            self._call_webhook(self.settings.notify_webhook, data)
+            if time.monotonic() >= ends:
+                log.warning("notification webhook (%s) not called: the command took the "
+                            "notification's whole %g s", where(self.settings.notify_webhook),
+                            self.deadline)
+                return
+            self._call_webhook(self.settings.notify_webhook, data, ends)
 
     # --- the command ----------------------------------------------------------------------
 
-    def _run_command(self, command: str, data: dict[str, Any]) -> None:
+    def _run_command(self, command: str, data: dict[str, Any], ends: float) -> None:
         env = {k: v for k, v in os.environ.items() if k not in self.secret_names}
         env.update({"THREADBOT_THREAD_ID": "" if data["thread_id"] is None
                     else str(data["thread_id"]),
@@ -222,7 +229,6 @@ class Notifier:
             log.warning("notification command could not run: %s", error)
             return
         output = bytearray()
-        ends = time.monotonic() + self.deadline
         gave_up = None
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
@@ -268,7 +274,7 @@ class Notifier:
 
     # --- the webhook ----------------------------------------------------------------------
 
-    def _call_webhook(self, url: str, data: dict[str, Any]) -> None:
+    def _call_webhook(self, url: str, data: dict[str, Any], ends: float) -> None:
         # ASCII JSON: any text (a lone surrogate in a title, say) makes a valid body.
         body = json.dumps(data).encode("ascii")
         outcome: dict[str, Any] = {}
@@ -282,7 +288,8 @@ class Notifier:
             request = urllib.request.Request(url, data=body, method="POST", headers={
                 "Content-Type": "application/json", "User-Agent": "threadbot"})
             try:
-                with opener.open(request, timeout=self.deadline) as response:
+                with opener.open(request, timeout=max(0.1, ends - time.monotonic())) \
+                        as response:
                     response.read(_BODY_READ)
                     outcome["status"] = response.status
             except urllib.error.HTTPError as error:
@@ -300,7 +307,6 @@ class Notifier:
         # whole of it (name lookup, connection, every read), not for each read.
         caller = threading.Thread(target=call, name="notifier-webhook", daemon=True)
         caller.start()
-        ends = time.monotonic() + self.deadline
         while caller.is_alive() and not self._abort.is_set():
             left = ends - time.monotonic()
             if left <= 0:
