@@ -263,9 +263,11 @@ class Notifier:
         proc.wait()
         shown = output.decode("utf-8", "replace").strip()[-_OUTPUT_KEPT:]
         if gave_up:
+            advice = "" if self._abort.is_set() else (
+                f" Make it finish within {self.deadline:g} s (give what it runs a time limit "
+                "of its own, such as curl's --max-time).")
             log.warning("notification command stopped: %s; it and everything it started "
-                        "were killed. Make it finish sooner (e.g. run it in the background "
-                        "with a time limit of its own).", gave_up)
+                        "were killed.%s", gave_up, advice)
         elif proc.returncode != 0:
             log.warning("notification command exited with %s: %s", proc.returncode, shown)
         if leftovers and not gave_up:
