@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import write_writer_folder
 from helpers import run_cli
@@ -27,6 +29,7 @@ from threadbot.errors import AlreadyPostedError, ExitCode
 from threadbot.store import (
     BusyError,
     PostStatus,
+    StateError,
     Store,
     ThreadStatus,
     m001_initial,
@@ -378,3 +381,66 @@ def test_a_retried_post_says_which_post_and_try_on_stderr(capsys, writer, fake_x
     assert "503" in line
     assert json.loads(result.out)["status"] == "posted"
     assert_each_once(fake_x, texts)
+
+
+# ------------------------------------------------------------------ the claim's invariant
+
+OWNERS = [process_owner("cli"), process_owner("daemon"), process_owner("other")]
+KEYS = [("h1", "main"), ("h1", "alt"), ("h2", "main")]
+
+operation = st.one_of(
+    st.tuples(st.just("add"), st.integers(0, 2), st.integers(0, 3), st.booleans()),
+    st.tuples(st.just("claim"), st.integers(0, 3), st.integers(0, 30), st.booleans()),
+    st.tuples(st.just("finish"), st.integers(0, 30),
+              st.sampled_from([ThreadStatus.POSTED, ThreadStatus.PARTIAL,
+                               ThreadStatus.FAILED, ThreadStatus.DELETED])),
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(operation, max_size=25))
+def test_claims_in_any_order_never_let_two_live_runs_post_one_draft(tmp_path, ops):
+    """Whatever the order of new threads, claims and endings, by live runs and by runs
+    that died: a draft is never being posted by two threads on one account, a new
+    thread without --again is recorded only when the draft had none, and a claim
+    succeeds only when no other live run posts the draft to the account."""
+    path = tmp_path / f"prop-{time.monotonic_ns()}.db"
+    owners = [*OWNERS, dead_owner()]  # the last one's process is gone
+    with Store(path) as store:
+        for op in ops:
+            before = store.threads()
+
+            def others_live(key, owner, but=None, before=before):
+                return [t for t in before if (t.content_hash, t.account) == key
+                        and t.id != but and t.status is ThreadStatus.POSTING
+                        and t.claimed_by != owner]  # POSTING as read: holder alive
+
+            try:
+                if op[0] == "add":
+                    _, key_index, owner_index, again = op
+                    key, owner = KEYS[key_index], owners[owner_index]
+                    store.add_thread(draft_path="/d.md", content_hash=key[0], title=None,
+                                     account=key[1], platform="x", posts=[("one", [])],
+                                     claim_for=owner, again=again)
+                    assert not others_live(key, owner)
+                    if not again:
+                        assert not [t for t in before if (t.content_hash, t.account) == key
+                                    and t.status is not ThreadStatus.DELETED]
+                elif op[0] == "claim" and before:
+                    _, owner_index, pick, posted_ok = op
+                    thread = before[pick % len(before)]
+                    owner = owners[owner_index]
+                    store.claim(thread.id, owner, posted_ok=posted_ok)
+                    key = (thread.content_hash, thread.account)
+                    assert not others_live(key, owner, but=thread.id)
+                    if thread.status is ThreadStatus.POSTING:
+                        assert thread.claimed_by == owner
+                elif op[0] == "finish" and before:
+                    _, pick, status = op
+                    store.set_thread_status(before[pick % len(before)].id, status)
+            except (BusyError, AlreadyPostedError, StateError):
+                pass
+            raw = Counter((row[0], row[1]) for row in store.db.execute(
+                "SELECT content_hash, account FROM threads WHERE status = 'posting'"))
+            assert all(count == 1 for count in raw.values()), raw
