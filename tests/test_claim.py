@@ -306,6 +306,9 @@ def test_duplicate_text_already_on_x_is_recorded_as_found_not_posted(capsys, tmp
     assert_each_once(fake_x, texts)
     shown = json.loads(run_cli(capsys, "show", "1", "--json").out)
     assert [p["found"] for p in shown["posts"]] == [True, False, False]
+    text = run_cli(capsys, "show", "1").out
+    assert "[1] found (was already up; not sent by threadbot)" in text
+    assert "[2] posted" in text
     assert shown["posts"][0]["remote_id"] == before.id
     with Store(isolated / "config" / "threadbot.db") as store:
         post = store.thread(1).posts[0]

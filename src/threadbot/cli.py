@@ -464,7 +464,10 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         extra = f" id {post.remote_id}" if post.remote_id else ""
         attempts = f"{post.attempts} attempt{'s' if post.attempts != 1 else ''}"
         extra += f"{',' if extra else ''} {attempts}"
-        click.echo(f"\n  [{post.position}] {post.status.value}{extra}")
+        # A post found already up (this record never sent it) is not "posted" by us.
+        status = "found (was already up; not sent by threadbot)" if post.found \
+            else post.status.value
+        click.echo(f"\n  [{post.position}] {status}{extra}")
         if post.remote_url:
             click.echo(f"      {post.remote_url}")
         if post.last_error and post.status.value != "posted":
