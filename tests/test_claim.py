@@ -202,6 +202,37 @@ def test_second_claim_of_a_draft_is_refused_while_the_first_lives(tmp_path):
         assert second.thread(again).status is ThreadStatus.POSTING
 
 
+def test_one_account_taken_by_another_run_leaves_no_half_claim(capsys, isolated, fake_x):
+    """Another run claims the draft on one of two accounts between `post`'s checks and
+    its recording: the threads recorded for the other accounts are removed again (none
+    is left claimed, nothing is sent). Seen by `post` itself, that account is reported
+    busy (exit 14) and the other account's thread goes up."""
+    from test_daemon import write_config
+    from threadbot.config import load_config
+    from threadbot.posting import prepare, record_plans
+    from threadbot.publish import record
+
+    fake_x.add_account("second")
+    write_config(isolated, fake_x, {"main": USER, "alt": "second"})
+    texts = ["Two accounts: first.", "Two accounts: second."]
+    draft = write_draft(isolated, "two", texts)
+    config = load_config(None)
+    plans = prepare(config, draft, accounts=["main", "alt"])
+    with Store(isolated / "config" / "threadbot.db") as store:
+        taken = record(store, plans[1].thread, "alt", claim_for=process_owner("other"))
+    with pytest.raises(BusyError) as refused:
+        record_plans(config, plans)
+    assert f"account 'alt' right now as thread {taken}" in refused.value.message
+    with Store(isolated / "config" / "threadbot.db") as store:
+        assert [t.id for t in store.threads()] == [taken]
+
+    result = run_cli(capsys, "post", draft, "--account", "main", "--account", "alt", "--yes")
+    assert result.code == ExitCode.BUSY, result.err
+    assert f"thread {taken} is being posted right now by another threadbot" in result.out
+    assert_each_once(fake_x, texts)  # main's thread
+    assert fake_x.posts("second") == []
+
+
 def dead_owner() -> str:
     proc = subprocess.Popen(["true"])
     proc.wait()
