@@ -232,7 +232,8 @@ def m003_platforms(db: sqlite3.Connection) -> None:
         )""")
 
 
-def m004_one_posting_thread(db: sqlite3.Connection) -> None:
+def m005_one_posting_thread(db: sqlite3.Connection) -> None:
+    # (m004 is taken by another change under way: post links.)
     # At most one thread of a draft (content hash) per account is being posted at a time:
     # two runs started together both passed "already posted?" and posted every post twice.
     # Threads left ``posting`` twice over by such runs (their processes long gone) keep
@@ -260,7 +261,7 @@ _INTERRUPTED_NOTE_SQL = ("'interrupted (the process posting it stopped); `thread
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue,
                                                           m003_platforms,
-                                                          m004_one_posting_thread]
+                                                          m005_one_posting_thread]
 
 
 class Store:
