@@ -178,7 +178,7 @@ def test_server_errors_are_retried(capsys, writer, fake_x):
     result = run_cli(capsys, "post", draft(writer, "d.md", PARAGRAPHS), "--yes")
     assert result.code == 0, result.err
     assert len(chain(fake_x)) == 4
-    assert "trying again" in result.out
+    assert "trying again" in result.err  # progress goes to stderr
 
 
 def test_server_errors_exhausting_retries_leave_thread_resumable(capsys, writer, fake_x):

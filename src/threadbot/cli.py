@@ -199,9 +199,10 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     if not _confirm(question, yes):
         click.echo("Nothing was posted.")
         return
-    ids = [plan.resume.id if plan.resume else posting.record_plan(config, plan)
-           for plan in plans]
-    _publish(config, ids, as_json)
+    # Each new thread is claimed as it is recorded: a run started at the same moment
+    # gets "busy" (or "already posted") instead of posting the draft a second time.
+    ids = posting.record_plans(config, plans, again=again)
+    _publish(config, ids, as_json, posted_ok=False)
 
 
 def _platform_title(account) -> str:
@@ -223,10 +224,15 @@ class _SomeFailed(ThreadbotError):
     """Some accounts' threads did not all go up (each is resumable on its own)."""
 
 
-def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
+def _publish(config, thread_ids: int | list[int], as_json: bool, *,
+             posted_ok: bool = True) -> None:
     from . import posting
 
     def show(event) -> None:
+        if event.kind == "retry":  # progress: on stderr, so --json output stays whole
+            where = f"[{event.position}/{event.total}] " if event.position else ""
+            click.echo(f"{where}{event.message}", err=True)
+            return
         if as_json:
             return
         if event.kind == "warning":
@@ -236,7 +242,8 @@ def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
         click.echo(f"[{event.position}/{event.total}] {event.message}{where}")
 
     if isinstance(thread_ids, int):  # one thread: its own error is the outcome
-        thread = posting.publish_thread(config, thread_ids, on_event=show)
+        thread = posting.publish_thread(config, thread_ids, on_event=show,
+                                        posted_ok=posted_ok)
         if as_json:
             click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False,
                                   indent=2))
@@ -244,13 +251,14 @@ def _publish(config, thread_ids: int | list[int], as_json: bool) -> None:
             click.echo(f"Thread {thread.id} is up: {thread.url}")
         return
     if len(thread_ids) == 1:
-        _publish(config, thread_ids[0], as_json)
+        _publish(config, thread_ids[0], as_json, posted_ok=posted_ok)
         return
     def start(thread_id: int, account: str) -> None:
         if not as_json:
             click.echo(f"\nThread {thread_id}, account '{account}':")
 
-    outcomes = posting.publish_threads(config, thread_ids, on_event=show, on_start=start)
+    outcomes = posting.publish_threads(config, thread_ids, on_event=show, on_start=start,
+                                       posted_ok=posted_ok)
     failed = [o for o in outcomes if o.error is not None]
     if as_json:
         click.echo(json.dumps([{**(posting.thread_summary(o.thread) if o.thread else
@@ -456,7 +464,10 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         extra = f" id {post.remote_id}" if post.remote_id else ""
         attempts = f"{post.attempts} attempt{'s' if post.attempts != 1 else ''}"
         extra += f"{',' if extra else ''} {attempts}"
-        click.echo(f"\n  [{post.position}] {post.status.value}{extra}")
+        # A post found already up (this record never sent it) is not "posted" by us.
+        status = "found (was already up; not sent by threadbot)" if post.found \
+            else post.status.value
+        click.echo(f"\n  [{post.position}] {status}{extra}")
         if post.remote_url:
             click.echo(f"      {post.remote_url}")
         if post.last_error and post.status.value != "posted":

@@ -350,7 +350,8 @@ class Daemon:
         log.info("thread %s: posting %s post(s) as account '%s'", thread_id, needed,
                  thread.account)
         try:
-            done = publisher.publish(thread_id)
+            # posted_ok=False: posted meanwhile by a `threadbot post` is a StateError.
+            done = publisher.publish(thread_id, posted_ok=False)
         except (BusyError, StateError) as error:  # taken or cancelled meanwhile
             log.warning("thread %s: %s", thread_id, error.message)
             return

@@ -31,7 +31,7 @@ from .platforms.errors import (
     UncertainError,
 )
 from .publish import Event, Publisher, check_not_half_posted, earlier_thread, record
-from .store import Store, StoredThread, ThreadStatus, now_utc
+from .store import Store, StoredThread, ThreadStatus, now_utc, process_owner
 from .thread import Thread, compose
 
 # A server's published limits are asked again after this long (and on `accounts check`).
@@ -209,18 +209,50 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
     return plans
 
 
-def record_plan(config: Config, plan: Plan) -> int:
+def record_plan(config: Config, plan: Plan, *, again: bool = False) -> int:
+    """Record the plan's new thread, claimed by this process in the same transaction
+    (see ``Store.add_thread``): ``BusyError`` when another run is posting the draft to
+    the account, ``AlreadyPostedError`` when it was posted since ``prepare`` looked."""
     with open_store(config) as store:
-        return record(store, plan.thread, plan.account.name)
+        return record(store, plan.thread, plan.account.name, claim_for=process_owner("cli"),
+                      again=again)
+
+
+def record_plans(config: Config, plans: list[Plan], *, again: bool = False) -> list[int]:
+    """The thread id of each plan, in order: the earlier thread a plan finishes, or a
+    new thread recorded and claimed (``record_plan``). When one account's draft is
+    taken by another run, the threads just recorded for the others are removed
+    again (nothing of them was sent) and that error is raised: nothing half-claimed
+    is left behind."""
+    ids: list[int] = []
+    fresh: list[int] = []
+    try:
+        for plan in plans:
+            if plan.resume is not None:
+                ids.append(plan.resume.id)
+                continue
+            thread_id = record_plan(config, plan, again=again)
+            ids.append(thread_id)
+            fresh.append(thread_id)
+    except BaseException:
+        if fresh:
+            with open_store(config) as store:
+                for thread_id in fresh:
+                    store.forget_unsent(thread_id)
+        raise
+    return ids
 
 
 def publish_thread(config: Config, thread_id: int,
-                   on_event: Callable[[Event], None] = lambda e: None) -> StoredThread:
+                   on_event: Callable[[Event], None] = lambda e: None, *,
+                   posted_ok: bool = True) -> StoredThread:
     """Publish (or finish) a recorded thread. On a stop, the error says how far it
-    got and how to go on; the thread stays resumable."""
+    got and how to go on; the thread stays resumable. ``BusyError`` when another
+    process is posting it; unless ``posted_ok``, ``PostedMeanwhile`` when another
+    process posted it since the caller looked (nothing is sent)."""
     with _publisher(config, thread_id, on_event) as (store, publisher):
         try:
-            return publisher.publish(thread_id)
+            return publisher.publish(thread_id, posted_ok=posted_ok)
         except KeyboardInterrupt:
             done = store.thread(thread_id)
             raise Interrupted(
@@ -255,8 +287,8 @@ class Outcome:
 
 def publish_threads(config: Config, thread_ids: list[int],
                     on_event: Callable[[Event], None] = lambda e: None,
-                    on_start: Callable[[int, str], None] = lambda i, a: None
-                    ) -> list[Outcome]:
+                    on_start: Callable[[int, str], None] = lambda i, a: None, *,
+                    posted_ok: bool = True) -> list[Outcome]:
     """Publish several recorded threads (one draft to several accounts), one after
     the other; ``on_start(thread id, account)`` is called before each. One failing
     (credentials, refusal, rate limit, network) never stops the others: each outcome
@@ -268,7 +300,7 @@ def publish_threads(config: Config, thread_ids: list[int],
         account = get_thread(config, thread_id).account
         on_start(thread_id, account)
         try:
-            done = publish_thread(config, thread_id, on_event)
+            done = publish_thread(config, thread_id, on_event, posted_ok=posted_ok)
         except Interrupted as error:
             waiting = thread_ids[index + 1:]
             if waiting:
@@ -366,7 +398,7 @@ def thread_summary(thread: StoredThread, *, posts: bool = True) -> dict[str, Any
         data["posts"] = [
             {"index": p.position, "text": p.text, "status": p.status.value,
              "remote_id": p.remote_id, "url": p.remote_url, "attempts": p.attempts,
-             "last_error": p.last_error,
+             "last_error": p.last_error, "found": p.found,
              "media": p.media}
             for p in thread.posts]
     return data

@@ -14,10 +14,17 @@ The rules, in the order they matter:
    returns the earlier post rather than making a second), and if the platform
    then calls it a duplicate it is looked for once more. If the search itself
    fails, publishing stops and says what to check, rather than risk a duplicate.
-4. Network errors and 5xx are retried with exponential backoff and jitter, a
-   bounded number of times. A rate limit, rejected credentials or a refused
-   post stop publishing at once with the platform's reason; the thread stays
-   resumable.
+4. A post the platform calls a duplicate, found in place on the account although
+   no request of this record for it may have reached the platform, was not
+   posted by us: it is recorded as *found* (with the time the platform gives),
+   the writer is told so, and the thread goes on from it.
+5. Network errors and 5xx are retried with exponential backoff and jitter, a
+   bounded number of times, each retry announced (a ``retry`` event). A rate
+   limit, rejected credentials or a refused post stop publishing at once with
+   the platform's reason; the thread stays resumable.
+6. Only one process posts a thread at a time, and only one thread of a draft per
+   account: the thread is claimed in the store (``Store.claim``, or
+   ``record(..., claim_for=...)`` for a new one) in one transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .config import PostingSettings
@@ -61,6 +68,14 @@ class Event:
     message: str
     remote_id: str | None = None
     url: str | None = None  # the post's address, when it is up
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A post the platform already had, which this record never sent."""
+
+    ref: PostRef
+    posted_at: datetime | None
 
 
 class Stopped(ThreadbotError):
@@ -106,17 +121,20 @@ class Publisher:
         # The signed-in account, if already known: saves asking the platform again.
         self.identity = identity
 
-    def publish(self, thread_id: int) -> StoredThread:
+    def publish(self, thread_id: int, *, posted_ok: bool = True) -> StoredThread:
         """Post every post of the thread not yet up; returns the thread as recorded.
 
         Raises a ``PlatformError`` (or ``KeyboardInterrupt``) when it has to stop;
         the thread is then recorded as partial (or failed, if nothing is up) and
-        can be resumed with the same call.
+        can be resumed with the same call. Raises ``BusyError`` when another process
+        is posting it (or another thread of its draft on its account), and, unless
+        ``posted_ok``, ``PostedMeanwhile`` when another process finished it since
+        the caller looked: nothing is sent then.
         """
         thread = self.store.thread(thread_id)
-        if thread.status is ThreadStatus.POSTED:
+        if thread.status is ThreadStatus.POSTED and posted_ok:
             return thread
-        self.store.claim(thread_id, self.owner)
+        self.store.claim(thread_id, self.owner, posted_ok=posted_ok)
         try:
             thread = self._publish(thread)
         except BaseException as error:
@@ -135,7 +153,7 @@ class Publisher:
         if thread.user_id and thread.username:
             return Identity(thread.user_id, thread.username)
         if self.identity is None:
-            self.identity = self._retrying(self.client.me)
+            self.identity = self._retrying(self.client.me, thread)
         self.store.set_thread_user(thread.id, self.identity.account_id, self.identity.handle)
         return self.identity
 
@@ -152,6 +170,8 @@ class Publisher:
                 root = root or previous
                 continue
             if post.status is PostStatus.SENDING:
+                # Left sending (a crash, a kill, an answer never read): it may be ours.
+                self.store.mark_maybe_sent(post.id)
                 found = self._find(thread, identity, post, previous)
                 if found:
                     self.store.mark_posted(post.id, found)
@@ -169,12 +189,20 @@ class Publisher:
                     raise Stopped(f"stopped before post {post.position} of {total}, "
                                   "on request.")
             media_ids = [self._retrying(lambda m=m: self.client.upload_media(m["path"],
-                                                                            m.get("alt")))
+                                                                            m.get("alt")),
+                                        thread, post)
                          for m in post.media]
-            ref = self._send(thread, identity, post, previous, root, media_ids)
-            self.store.mark_posted(post.id, ref)
-            self._note_allowance(thread)
-            self._emit("posted", thread, post, total, ref, "posted")
+            sent = self._send(thread, identity, post, previous, root, media_ids)
+            if isinstance(sent, _Found):
+                ref = sent.ref
+                self.store.mark_found(post.id, ref, sent.posted_at)
+                self._emit("found", thread, post, total, ref,
+                           self._found_message(thread, identity, sent))
+            else:
+                ref = sent
+                self.store.mark_posted(post.id, ref)
+                self._note_allowance(thread)
+                self._emit("posted", thread, post, total, ref, "posted")
             notes = getattr(self.client, "warnings", None)
             while notes:
                 self._emit("warning", thread, post, total, None, notes.pop(0))
@@ -184,7 +212,10 @@ class Publisher:
         return self.store.thread(thread.id)
 
     def _send(self, thread: StoredThread, identity: Identity, post: StoredPost,
-              previous: PostRef | None, root: PostRef | None, media_ids: list[str]) -> PostRef:
+              previous: PostRef | None, root: PostRef | None, media_ids: list[str]
+              ) -> PostRef | _Found:
+        """Send the post (retrying passing failures); its reference once it is up, or
+        ``_Found`` when the platform already had it and this record never sent it."""
         retries = self.settings.retries
         options = post_options(thread, post.position)
         for attempt in range(1, retries + 1):
@@ -199,8 +230,9 @@ class Publisher:
                 self.store.mark_not_sent(post.id, error.message)
                 if attempt == retries:
                     raise
+                failure: PlatformError = error
             except (UncertainError, ServerError) as error:
-                self.store.note_error(post.id, error.message)
+                self.store.mark_maybe_sent(post.id, error.message)
                 found = self._find(thread, identity, self._current(thread, post), previous)
                 if found:
                     return found
@@ -208,11 +240,16 @@ class Publisher:
                     raise
                 # Looked, and it is not there: it may be sent again.
                 self.store.mark_not_sent(post.id, error.message)
+                failure = error
             except DuplicatePostError as error:
-                # The platform has this exact text already: if it is ours, in place, record it.
-                found = self._find(thread, identity, self._current(thread, post), previous)
-                if found:
+                # The platform has this exact text already: if it is in place, record it;
+                # as ours only if a request of ours for it may have reached the platform.
+                current = self._current(thread, post)
+                found = self._find(thread, identity, current, previous)
+                if found and current.maybe_sent:
                     return found
+                if found:
+                    return _Found(found, self._posted_at(identity, found, current))
                 self.store.mark_not_sent(post.id, error.message)
                 title = spec(thread.platform).title
                 error.message = (f"post {post.position} of {len(thread.posts)}: {title} "
@@ -224,8 +261,26 @@ class Publisher:
             except PlatformError as error:  # rejected, rate limited, bad credentials
                 self.store.mark_not_sent(post.id, error.message)
                 raise
-            self._backoff(thread, post, attempt)
+            self._backoff(thread, post, attempt, failure)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _posted_at(self, identity: Identity, ref: PostRef, post: StoredPost
+                   ) -> datetime | None:
+        """When the platform says the post ``ref`` was posted (None if it cannot say)."""
+        since = post.sent_at - timedelta(minutes=5) if post.sent_at else None
+        try:
+            recent = self.client.recent_posts(identity, since=since, max_results=100)
+        except PlatformError:
+            return None
+        return next((p.created_at for p in recent if p.ref.id == ref.id), None)
+
+    def _found_message(self, thread: StoredThread, identity: Identity, found: _Found) -> str:
+        title = spec(thread.platform).title
+        when = (f"posted at {found.posted_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+                if found.posted_at else "posted earlier")
+        return (f"{title} already has this text from this account ({identity.shown}), "
+                f"{when}. threadbot did not send it: it is recorded as found, not posted "
+                "by threadbot, and the thread goes on from it")
 
     def _current(self, thread: StoredThread, post: StoredPost) -> StoredPost:
         return self.store.thread(thread.id).posts[post.position - 1]
@@ -244,7 +299,7 @@ class Publisher:
         try:
             matches = self._retrying(lambda: self.client.find_post(
                 identity, text=post.text, reply_to=previous,
-                idempotency_key=post.idempotency_key, since=since))
+                idempotency_key=post.idempotency_key, since=since), thread, post)
         except PlatformError as error:
             raise UncertainError(
                 f"post {post.position} of thread {thread.id} may have been published, and "
@@ -261,31 +316,39 @@ class Publisher:
                             found.cid)
         return found
 
-    def _retrying(self, call):
-        """A read or an upload (safe to repeat), retried on passing failures."""
+    def _retrying(self, call, thread: StoredThread, post: StoredPost | None = None):
+        """A read or an upload (safe to repeat), retried on passing failures, each
+        retry announced (a ``retry`` event; ``post`` None: before the first post)."""
         for attempt in range(1, self.settings.retries + 1):
             try:
                 return call()
-            except (NetworkError, ServerError, UncertainError):
+            except (NetworkError, ServerError, UncertainError) as error:
                 if attempt == self.settings.retries:
                     raise
-            self.sleep(self._delay(attempt))
+                self._backoff(thread, post, attempt, error)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _delay(self, attempt: int) -> float:
         base = self.settings.backoff_seconds * (2 ** (attempt - 1))
         return min(60.0, base * self.rng.uniform(0.5, 1.5))
 
-    def _backoff(self, thread: StoredThread, post: StoredPost, attempt: int) -> None:
+    def _backoff(self, thread: StoredThread, post: StoredPost | None, attempt: int,
+                 error: PlatformError) -> None:
+        """Announce the retry (what failed, when the next try is, which try of how
+        many), then wait for it."""
         delay = self._delay(attempt)
+        # The message's first sentence says what failed; the rest ("try again") is
+        # what to do once threadbot gives up, not while it is still trying.
+        what = error.message.split(". ")[0].rstrip(".")
         self._emit("retry", thread, post, len(thread.posts), None,
-                   f"failed for a passing reason; trying again in {delay:.1f} s "
-                   f"(attempt {attempt + 1} of {self.settings.retries})")
+                   f"{what}; trying again in {_seconds(delay)} "
+                   f"({attempt + 1} of {self.settings.retries})…")
         self.sleep(delay)
 
-    def _emit(self, kind: str, thread: StoredThread, post: StoredPost, total: int,
+    def _emit(self, kind: str, thread: StoredThread, post: StoredPost | None, total: int,
               ref: PostRef | None, message: str) -> None:
-        self.on_event(Event(kind=kind, thread_id=thread.id, position=post.position,
+        self.on_event(Event(kind=kind, thread_id=thread.id,
+                            position=post.position if post else 0,
                             total=total, message=message,
                             remote_id=ref.id if ref else None, url=ref.url if ref else None))
 
@@ -307,7 +370,7 @@ class Publisher:
                     raise Stopped(f"stopped before deleting post {post.position}, on request.")
                 ref = post.ref
                 assert ref is not None
-                self._retrying(lambda ref=ref: self.client.delete_post(ref))
+                self._retrying(lambda ref=ref: self.client.delete_post(ref), thread, post)
                 self.store.mark_deleted(post.id)
                 self._emit("deleted", thread, post, total, ref, "deleted")
         except BaseException as error:
@@ -329,6 +392,8 @@ class Publisher:
         previous: PostRef | None = None
         for post in self.store.thread(thread.id).posts:
             if post.status is PostStatus.SENDING:
+                # Left sending (a crash, a kill, an answer never read): it may be ours.
+                self.store.mark_maybe_sent(post.id)
                 found = self._find(thread, identity, post, previous)
                 if found:
                     self.store.mark_posted(post.id, found)
@@ -342,12 +407,21 @@ class Publisher:
 
 
 def record(store: Store, thread: Thread, account: str, *,
-           scheduled_at: datetime | None = None) -> int:
-    """Store a composed thread, ready to publish; returns its id."""
+           scheduled_at: datetime | None = None, claim_for: str | None = None,
+           again: bool = False) -> int:
+    """Store a composed thread, ready to publish; returns its id. With ``claim_for``
+    (a ``process_owner``) it is claimed for that process in the same transaction, and
+    refused if another run is posting (or, without ``again``, has recorded) the draft
+    on the account: see ``Store.add_thread``."""
     return store.add_thread(draft_path=draft_location(thread.source),
                             content_hash=thread.content_hash, title=thread.title,
                             account=account, platform=thread.platform, posts=post_rows(thread),
-                            scheduled_at=scheduled_at, options=dict(thread.options))
+                            scheduled_at=scheduled_at, options=dict(thread.options),
+                            claim_for=claim_for, again=again)
+
+
+def _seconds(delay: float) -> str:
+    return f"{delay:.0f} s" if delay >= 10 else f"{delay:.1f} s"
 
 
 def post_rows(thread: Thread) -> list[tuple[str, list[dict]]]:

@@ -26,7 +26,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from .errors import ExitCode, NotFoundError, StoreError, ThreadbotError
+from .errors import (
+    AlreadyPostedError,
+    ExitCode,
+    NotFoundError,
+    StoreError,
+    ThreadbotError,
+)
 from .platforms.base import Limits, PostRef, new_idempotency_key
 
 
@@ -80,6 +86,12 @@ class StoredPost:
     remote_cid: str | None = None
     # Chosen when the post is recorded and the same for every attempt at it.
     idempotency_key: str = ""
+    # The platform already had this post (same text, same place in the chain, from this
+    # account) and this record never sent it: it was found there, not posted by us.
+    found: bool = False
+    # A request for this post may have reached the platform (an answer lost, a 5xx, a
+    # crash mid-request): a matching post found later may be ours.
+    maybe_sent: bool = False
 
     @property
     def ref(self) -> PostRef | None:
@@ -220,8 +232,36 @@ def m003_platforms(db: sqlite3.Connection) -> None:
         )""")
 
 
+def m005_one_posting_thread(db: sqlite3.Connection) -> None:
+    # (m004 is taken by another change under way: post links.)
+    # At most one thread of a draft (content hash) per account is being posted at a time:
+    # two runs started together both passed "already posted?" and posted every post twice.
+    # Threads left ``posting`` twice over by such runs (their processes long gone) keep
+    # the newest; the others become partial or failed, as a crash leaves them.
+    db.execute(f"""
+        UPDATE threads SET status = CASE WHEN EXISTS (SELECT 1 FROM posts WHERE
+            posts.thread_id = threads.id AND posts.status IN ('posted', 'sending'))
+            THEN 'partial' ELSE 'failed' END, claimed_by = NULL,
+            note = {_INTERRUPTED_NOTE_SQL}
+        WHERE status = 'posting' AND id < (SELECT MAX(other.id) FROM threads AS other
+            WHERE other.status = 'posting' AND other.content_hash = threads.content_hash
+            AND other.account = threads.account)""")
+    db.execute("CREATE UNIQUE INDEX threads_one_posting ON threads (content_hash, account) "
+               "WHERE status = 'posting'")
+    # found: the post was already on the platform and this record never sent it.
+    # maybe_sent: a request for it may have reached the platform. Posts tried before this
+    # migration may have been: a matching post found for them counts as ours.
+    db.execute("ALTER TABLE posts ADD COLUMN found INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE posts ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE posts SET maybe_sent = 1 WHERE attempts > 0")
+
+
+_INTERRUPTED_NOTE_SQL = ("'interrupted (the process posting it stopped); `threadbot resume ' "
+                         "|| id || '` finishes it'")
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue,
-                                                          m003_platforms]
+                                                          m003_platforms,
+                                                          m005_one_posting_thread]
 
 
 class Store:
@@ -298,23 +338,84 @@ class Store:
     def add_thread(self, *, draft_path: str, content_hash: str, title: str | None,
                    account: str, platform: str, posts: list[tuple[str, list[dict]]],
                    scheduled_at: datetime | None = None,
-                   options: dict | None = None) -> int:
+                   options: dict | None = None, claim_for: str | None = None,
+                   again: bool = False) -> int:
         """Record a thread and its posts (text, media) in one transaction; returns its id.
         With ``scheduled_at`` it is queued for the daemon. ``options`` are its post
-        settings (visibility, language, content warning)."""
+        settings (visibility, language, content warning).
+
+        With ``claim_for`` (a ``process_owner``), the thread is recorded already claimed
+        by that process (``posting``), in the same transaction that checks the draft
+        (``content_hash``) has no other thread on the account: claiming a draft is one
+        atomic step, so two runs started together never both post it. Raises
+        ``BusyError`` when another live process is posting this draft to the account
+        (or recorded it a moment ago), and ``AlreadyPostedError`` when it is posted,
+        unless ``again`` (then only a thread being posted right now stops it)."""
         stamp = _iso(now_utc())
         status = ThreadStatus.QUEUED if scheduled_at else ThreadStatus.PENDING
+        if claim_for is not None:
+            status = ThreadStatus.POSTING
         with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO threads (draft_path, content_hash, title, account, platform, "
-                "status, created_at, updated_at, scheduled_at, options) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (draft_path, content_hash, title, account, platform, status.value, stamp,
-                 stamp, _iso(scheduled_at), json.dumps(options or {})))
+            if claim_for is not None:
+                self._check_unclaimed(db, content_hash, account, claim_for, again=again)
+            try:
+                cursor = db.execute(
+                    "INSERT INTO threads (draft_path, content_hash, title, account, platform, "
+                    "status, created_at, updated_at, scheduled_at, options, claimed_by, "
+                    "claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (draft_path, content_hash, title, account, platform, status.value, stamp,
+                     stamp, _iso(scheduled_at), json.dumps(options or {}), claim_for,
+                     stamp if claim_for else None))
+            except sqlite3.IntegrityError:  # the unique index: another run holds it
+                raise _draft_busy(account, None) from None
             thread_id = cursor.lastrowid
             assert thread_id is not None
             self._insert_posts(db, thread_id, posts)
         return thread_id
+
+    def _check_unclaimed(self, db: sqlite3.Connection, content_hash: str, account: str,
+                         owner: str, *, again: bool) -> None:
+        """Inside a write transaction: refuse a new thread of this draft on this account
+        while another is being posted (or, without ``again``, while any other is
+        recorded, posted or not: the caller saw none a moment ago)."""
+        rows = db.execute(
+            "SELECT id, status, claimed_by, account FROM threads WHERE content_hash = ? "
+            "AND account = ? AND status != ? ORDER BY id DESC",
+            (content_hash, account, ThreadStatus.DELETED.value)).fetchall()
+        self._release_stale(db, rows, owner, exclude=None)
+        if again:
+            return
+        for row in rows:
+            if row["status"] == ThreadStatus.POSTED.value:
+                thread = self.thread(row["id"])  # same connection: inside this transaction
+                when = thread.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+                raise AlreadyPostedError(
+                    f"this draft was just posted to account '{account}' by another threadbot "
+                    f"run ({when}, thread {row['id']}: {thread.url}); nothing was sent by "
+                    "this one. To post it again on purpose, add --again.")
+            raise BusyError(
+                f"another threadbot run recorded this draft for account '{account}' a "
+                f"moment ago, as thread {row['id']} ({row['status']}); nothing was sent "
+                f"by this one. `threadbot show {row['id']}` says where it stands.")
+
+    @staticmethod
+    def _release_stale(db: sqlite3.Connection, rows: list[sqlite3.Row], owner: str,
+                       exclude: int | None) -> None:
+        """Of these threads (one draft, one account), one that another live process is
+        posting stops us (``BusyError``); one left ``posting`` by a process that is
+        gone is released (partial, or failed if nothing is up), as a crash leaves it."""
+        for row in rows:
+            if row["id"] == exclude or row["status"] != ThreadStatus.POSTING.value:
+                continue
+            holder = row["claimed_by"]
+            if holder and holder != owner and _alive(holder):
+                raise _draft_busy(row["account"], row["id"], holder)
+            db.execute(f"UPDATE threads SET status = CASE WHEN EXISTS (SELECT 1 FROM posts "
+                       f"WHERE posts.thread_id = threads.id AND posts.status IN (?, ?)) "
+                       f"THEN ? ELSE ? END, claimed_by = NULL, note = {_INTERRUPTED_NOTE_SQL}"
+                       f" WHERE id = ?",
+                       (PostStatus.POSTED.value, PostStatus.SENDING.value,
+                        ThreadStatus.PARTIAL.value, ThreadStatus.FAILED.value, row["id"]))
 
     @staticmethod
     def _insert_posts(db: sqlite3.Connection, thread_id: int,
@@ -325,6 +426,14 @@ class Store:
             [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
               PostStatus.PENDING.value, new_idempotency_key())
              for i, (text, media) in enumerate(posts, start=1)])
+
+    def forget_unsent(self, thread_id: int) -> None:
+        """Remove a thread of which no request was ever made (just recorded, then given
+        up before posting): as if it had never been recorded."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM threads WHERE id = ? AND NOT EXISTS (SELECT 1 FROM "
+                       "posts WHERE posts.thread_id = threads.id AND posts.attempts > 0)",
+                       (thread_id,))
 
     def replace_queued(self, thread_id: int, *, content_hash: str, title: str | None,
                        posts: list[tuple[str, list[dict]]], scheduled_at: datetime,
@@ -445,25 +554,34 @@ class Store:
     # --- who is posting what ------------------------------------------------------------
 
     def claim(self, thread_id: int, owner: str,
-              status: ThreadStatus = ThreadStatus.POSTING) -> None:
+              status: ThreadStatus = ThreadStatus.POSTING, *,
+              posted_ok: bool = True) -> None:
         """Take the thread for posting (status ``posting``, or ``deleting``), in one
         short transaction.
 
         Refused (``BusyError``) while another live process is posting or deleting
-        it, so that two processes never work on the same thread."""
+        it, or posting another thread of the same draft to the same account, so that
+        two processes never post the same posts. A thread already posted is refused
+        (``PostedMeanwhile``) unless ``posted_ok``: the caller saw it unposted, so
+        another process finished it meanwhile."""
         with self.transaction() as db:
-            row = db.execute("SELECT status, claimed_by FROM threads WHERE id = ?",
-                             (thread_id,)).fetchone()
+            row = db.execute("SELECT status, claimed_by, content_hash, account FROM threads "
+                             "WHERE id = ?", (thread_id,)).fetchone()
             if row is None:
                 raise _not_found(thread_id)
             holder = row["claimed_by"]
             busy = (ThreadStatus.POSTING.value, ThreadStatus.DELETING.value)
-            if row["status"] in busy and holder and _alive(holder):
+            if row["status"] in busy and holder and holder != owner and _alive(holder):
                 doing = "posted" if row["status"] == ThreadStatus.POSTING.value else "deleted"
                 raise BusyError(
                     f"thread {thread_id} is being {doing} right now by another threadbot "
-                    f"process ({_describe_owner(holder)}). Wait for it, or stop it first.")
+                    f"process ({_describe_owner(holder)}). Nothing was sent by this one. "
+                    f"Wait for it (`threadbot show {thread_id}` shows how far it got), or "
+                    "stop it first.")
             current = ThreadStatus(row["status"])
+            if status is ThreadStatus.POSTING and current is ThreadStatus.POSTED \
+                    and not posted_ok:
+                raise PostedMeanwhile(thread_id)
             if status is ThreadStatus.POSTING and current in (
                     ThreadStatus.CANCELLED, ThreadStatus.DELETING, ThreadStatus.DELETED):
                 raise StateError(thread_id, current, "posted")
@@ -471,9 +589,22 @@ class Store:
                     ThreadStatus.POSTED, ThreadStatus.PARTIAL, ThreadStatus.DELETING,
                     ThreadStatus.FAILED, ThreadStatus.POSTING):
                 raise StateError(thread_id, current, "deleted")
-            db.execute("UPDATE threads SET status = ?, claimed_by = ?, claimed_at = ?, "
-                       "not_before = NULL, note = NULL, updated_at = ? WHERE id = ?",
-                       (status.value, owner, _iso(now_utc()), _iso(now_utc()), thread_id))
+            if status is ThreadStatus.POSTING:
+                # Another thread of this draft being posted to this account (posted
+                # with --again, or by another run) would repeat these posts.
+                others = db.execute(
+                    "SELECT id, status, claimed_by, account FROM threads WHERE "
+                    "content_hash = ? AND account = ? AND status = ? AND id != ?",
+                    (row["content_hash"], row["account"], ThreadStatus.POSTING.value,
+                     thread_id)).fetchall()
+                self._release_stale(db, others, owner, exclude=thread_id)
+            try:
+                db.execute("UPDATE threads SET status = ?, claimed_by = ?, claimed_at = ?, "
+                           "not_before = NULL, note = NULL, updated_at = ? WHERE id = ?",
+                           (status.value, owner, _iso(now_utc()), _iso(now_utc()),
+                            thread_id))
+            except sqlite3.IntegrityError:  # the unique index: another run holds the draft
+                raise _draft_busy(row["account"], None) from None
 
     def stale_posting(self) -> list[StoredThread]:
         """Threads left ``posting`` by a process that is gone (a crash)."""
@@ -582,6 +713,26 @@ class Store:
                        (PostStatus.POSTED.value, ref.id, ref.url, ref.uri, ref.cid,
                         _iso(now_utc()), post_id))
 
+    def mark_found(self, post_id: int, ref: PostRef, posted_at: datetime | None) -> None:
+        """Commit a post the platform already had (same text, same place, from this
+        account) that this record never sent: it is up, and the thread goes on from it,
+        but it is recorded as found, not posted by us. ``posted_at``: when the platform
+        says it was posted, if it said."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET status = ?, remote_id = ?, remote_url = ?, "
+                       "remote_uri = ?, remote_cid = ?, posted_at = ?, found = 1, "
+                       "last_error = NULL WHERE id = ?",
+                       (PostStatus.POSTED.value, ref.id, ref.url, ref.uri, ref.cid,
+                        _iso(posted_at or now_utc()), post_id))
+
+    def mark_maybe_sent(self, post_id: int, error: str | None = None) -> None:
+        """Commit that a request for this post may have reached the platform (its answer
+        was lost, a 5xx, or a crash mid-request), with the error if there was one: a
+        matching post found on the platform from now on may be ours."""
+        with self.transaction() as db:
+            db.execute("UPDATE posts SET maybe_sent = 1, last_error = COALESCE(?, last_error) "
+                       "WHERE id = ?", (error, post_id))
+
     def mark_deleted(self, post_id: int) -> None:
         """Commit that this post was taken down (its id and URL are kept)."""
         with self.transaction() as db:
@@ -653,6 +804,18 @@ def _alive(owner: str) -> bool:
     return True
 
 
+def _draft_busy(account: str | None, thread_id: int | None,
+                holder: str | None = None) -> BusyError:
+    who = f" ({_describe_owner(holder)})" if holder else ""
+    on = f" to account '{account}'" if account else ""
+    which = f" as thread {thread_id}" if thread_id is not None else ""
+    show = (f"`threadbot show {thread_id}` shows how far it got" if thread_id is not None
+            else "`threadbot list` shows it")
+    return BusyError(f"another threadbot run{who} is posting this draft{on} right now"
+                     f"{which}. Nothing was sent by this one. Wait for it ({show}); "
+                     "its posts go up once.")
+
+
 def _describe_owner(owner: str) -> str:
     host, pid, kind = owner.rsplit(":", 2)
     return f"{'the daemon' if kind == 'daemon' else 'threadbot'}, pid {pid} on {host}"
@@ -671,6 +834,18 @@ class StateError(ThreadbotError):
                          f"{action}. `threadbot show {thread_id}` tells more.")
 
 
+class PostedMeanwhile(StateError):
+    """The thread was posted by another process between our reading it and claiming it."""
+
+    exit_code = ExitCode.ALREADY_POSTED
+
+    def __init__(self, thread_id: int):
+        self.thread_id = thread_id
+        ThreadbotError.__init__(
+            self, f"thread {thread_id} was posted meanwhile by another threadbot process; "
+            f"nothing was sent by this one. `threadbot show {thread_id}` shows its posts.")
+
+
 def _post(row: sqlite3.Row) -> StoredPost:
     return StoredPost(
         id=row["id"], thread_id=row["thread_id"], position=row["position"], text=row["text"],
@@ -678,7 +853,8 @@ def _post(row: sqlite3.Row) -> StoredPost:
         remote_id=row["remote_id"], attempts=row["attempts"], last_error=row["last_error"],
         sent_at=_parse(row["sent_at"]), posted_at=_parse(row["posted_at"]),
         remote_url=row["remote_url"], remote_uri=row["remote_uri"],
-        remote_cid=row["remote_cid"], idempotency_key=row["idempotency_key"] or "")
+        remote_cid=row["remote_cid"], idempotency_key=row["idempotency_key"] or "",
+        found=bool(row["found"]), maybe_sent=bool(row["maybe_sent"]))
 
 
 def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
