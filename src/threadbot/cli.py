@@ -394,7 +394,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the recorded threads, newest first: status (queued, posting, partial,
     posted, failed, missed, cancelled, deleting, deleted), time and URL."""
     from . import posting
-    from .schedule import draft_changed
+    from .schedule import draft_change
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.list_threads(config)
@@ -402,7 +402,9 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         rows = []
         for t in threads:
             row = posting.thread_summary(t, posts=False)
-            row["draft_changed"] = t.status.value == "queued" and draft_changed(t)
+            change = draft_change(config, t)
+            row["draft_changed"] = change is not None
+            row["draft_change"] = change
             rows.append(row)
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -422,9 +424,9 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         posts = f"{t.posted_count}/{len(t.posts)}"
         click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<{width}} {when:<20} "
                    f"{title}  {t.url or ''}".rstrip())
-        if t.status.value == "queued" and draft_changed(t):
-            click.echo("        ! the draft changed since it was queued: run `threadbot queue "
-                       f"{t.draft_path}` again to post the new text")
+        change = draft_change(config, t)
+        if change:
+            click.echo(f"        ! {change}")
         if t.note:
             click.echo(f"        {t.note}")
         elif t.last_error and t.status.value in ("failed", "partial", "missed"):
@@ -450,6 +452,7 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
     if thread.url:
         click.echo(f"  {thread.url}")
+    _show_queue_state(config, thread)
     if thread.last_error:
         click.echo(f"  last error: {thread.last_error}")
     for post in thread.posts:
@@ -468,11 +471,36 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                        f"(alt: {media.get('alt') or 'none'})")
 
 
+def _show_queue_state(config, thread) -> None:
+    """For a thread with a time: when (local and UTC), the draft's changes since it
+    was queued, why it waits, and the same draft's threads for other accounts."""
+    from .schedule import draft_change, siblings
+    from .store import now_utc
+    from .when import describe
+
+    if thread.scheduled_at is None or thread.status.value in ("posted", "deleted", "deleting"):
+        return
+    due = describe(thread.scheduled_at, tz=config.zone(), now=now_utc())
+    label = {"queued": "queued for", "cancelled": "was queued for", "missed": "was due",
+             "failed": "was due", "partial": "was due"}.get(thread.status.value, "time")
+    click.echo(f"  {label} {due}")
+    if not thread.draft_path.startswith("<"):
+        click.echo(f"  draft {_relative(thread.draft_path)}")
+    change = draft_change(config, thread)
+    if change:
+        click.echo(f"  ! {change}")
+    if thread.note:
+        click.echo(f"  {thread.note}")
+    for other in siblings(config, thread):
+        click.echo(f"  also queued for account '{other.account}' as thread {other.id}")
+
+
 @cli.command("queue")
 @click.argument("draft", metavar="DRAFT")
 @click.option("--at", "at", metavar="WHEN", help="When to post: 2026-12-01 09:00 (in the "
-              "configured timezone), an ISO 8601 time, 'tomorrow 09:00', +2h, +30m. Default: "
-              "the draft's 'at', else the account's next free slot.")
+              "configured timezone), an ISO 8601 time, 'tomorrow 09:00', 'next friday 9am', "
+              "'1 dec 09:00', noon, +2h, +30m. Default: the time it already has if queued, "
+              "else the draft's 'at', else the account's next free slot.")
 @click.option("--account", **_ACCOUNT_OPTION)
 @click.option("--now", "now", is_flag=True, help="Queue it for right away.")
 @click.option("--again", is_flag=True, help="Queue a draft that was already posted, anew.")
@@ -482,9 +510,10 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
                   now: bool, again: bool, **options) -> None:
     """Queue DRAFT for the daemon to post at its time.
 
-    The draft is split now and checked (lengths, images, each account and its keys,
-    the time); that text is what will be posted. With several accounts each gets
-    its own queued thread. Queueing the same draft again updates its entry.
+    The draft is split and checked now (lengths, images, each account and its keys,
+    the time), and again by the daemon at its time: what is posted is the draft as
+    it is then. With several accounts each gets its own queued thread. Queueing
+    the same draft again updates its entry and keeps its time, unless --at is given.
     """
     from .schedule import queue_draft
 
@@ -504,8 +533,14 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
         thread = queued.thread
         verb = "Updated queued" if queued.updated else "Queued"
         count = len(thread.posts)
+        kept = (f" (the time it had; `threadbot reschedule {thread.id} --at WHEN` or --at "
+                "moves it)" if queued.kept_time else "")
         click.echo(f"{verb} thread {thread.id} ({count} post{'s' if count > 1 else ''}, "
-                   f"account '{thread.account}') for {queued.when}.")
+                   f"account '{thread.account}') for {queued.when}{kept}.")
+        for warning in queued.warnings:
+            click.echo(f"  ! {warning}")
+    click.echo("Edits to the draft until then are posted: the daemon reads it again at its "
+               "time (`threadbot list` shows what changed).")
     click.echo(f"The daemon posts {'them' if len(results) > 1 else 'it'} then: run `threadbot "
                "daemon` (or `threadbot daemon --once` from cron).")
 
@@ -539,9 +574,18 @@ def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
 def cancel_command(ctx: click.Context, thread_id: int) -> None:
     """Cancel queued thread ID (it stays in the list, marked cancelled)."""
     from .schedule import cancel
+    from .store import now_utc
+    from .when import describe
 
-    thread = cancel(load_config(ctx.obj["config_path"]), thread_id)
-    click.echo(f"Cancelled thread {thread.id}. `threadbot retry {thread.id}` queues it again.")
+    config = load_config(ctx.obj["config_path"])
+    thread = cancel(config, thread_id)
+    again = f"`threadbot reschedule {thread.id} --at WHEN` queues it again for a new time"
+    if thread.scheduled_at is not None and thread.scheduled_at > now_utc():
+        due = describe(thread.scheduled_at, tz=config.zone(), now=now_utc())
+        again += (f"; `threadbot queue {_relative(thread.draft_path)}` puts it back for the "
+                  f"time it had ({due})" if not thread.draft_path.startswith("<") else "")
+    click.echo(f"Cancelled thread {thread.id}: it stays in `threadbot list`, marked "
+               f"cancelled, and nothing of it is posted. {again}.")
 
 
 @cli.command("reschedule")
@@ -558,14 +602,41 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
 
 @cli.command("retry")
 @click.argument("thread_id", type=int, metavar="ID")
+@click.option("--now", "now", is_flag=True, help="A cancelled thread: post it now rather "
+              "than at the time it had.")
 @click.pass_context
-def retry_command(ctx: click.Context, thread_id: int) -> None:
-    """Queue a failed, missed, partial or cancelled thread again, for right away."""
+def retry_command(ctx: click.Context, thread_id: int, now: bool) -> None:
+    """Queue a failed, missed or partial thread again, for right away.
+
+    A cancelled thread comes back for the time it had, if still ahead (--now posts it
+    at once; `threadbot reschedule ID --at WHEN` gives it another time).
+    """
     from .schedule import retry
 
-    thread = retry(load_config(ctx.obj["config_path"]), thread_id)
+    thread, kept = retry(load_config(ctx.obj["config_path"]), thread_id, now=now)
+    if kept is not None:
+        click.echo(f"Thread {thread.id} is queued again for {kept}, the time it had. "
+                   f"`threadbot reschedule {thread.id} --at WHEN` gives it another.")
+        return
     click.echo(f"Thread {thread.id} is queued again, for now: the daemon will post it "
                "(from where it stopped, if some posts are up).")
+
+
+@cli.command("forget")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.pass_context
+def forget_command(ctx: click.Context, thread_id: int) -> None:
+    """Remove thread ID, of which nothing was posted, from the list.
+
+    For a thread that failed (e.g. X refused it as a duplicate), was missed or
+    cancelled before any post went up. A thread with posts up is kept: `threadbot
+    delete ID` takes them down.
+    """
+    from .schedule import forget
+
+    thread = forget(load_config(ctx.obj["config_path"]), thread_id)
+    click.echo(f"Forgot thread {thread.id} ({thread.status.value}, nothing of it was posted); "
+               "the draft itself is untouched.")
 
 
 @cli.command("daemon")
