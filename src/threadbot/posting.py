@@ -205,8 +205,23 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
                     path=thread.source)
             plans.append(Plan(thread=thread, account=account, resume=earlier))
             continue
+        if again and earlier is not None:
+            warn_unchanged(thread, account, earlier)
         plans.append(Plan(thread=thread, account=account))
     return plans
+
+
+def warn_unchanged(thread: Thread, account: Account, earlier: StoredThread) -> None:
+    """Posting an unchanged draft again (``--again``) on a platform that refuses a
+    text the account already posted: say so in the thread's warnings, before it is
+    refused."""
+    platform = spec(account.platform)
+    if earlier.status is ThreadStatus.POSTED and platform.refuses_duplicates:
+        thread.warnings.insert(0, (
+            f"{platform.title} refuses a post whose text account '{account.name}' already "
+            f"posted: this draft is unchanged since thread {earlier.id}, so its first post "
+            "will be refused as a duplicate and nothing will go up. Edit the text (even a "
+            "word) to post it anew."))
 
 
 def record_plan(config: Config, plan: Plan) -> int:

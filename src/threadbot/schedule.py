@@ -21,7 +21,7 @@ from .accounts import load_secrets
 from .config import Account, Config
 from .draft import content_hash, read_draft
 from .errors import AlreadyPostedError, DraftError, ExitCode, ThreadbotError, UsageError
-from .posting import compose_for, draft_accounts, open_store
+from .posting import compose_for, draft_accounts, open_store, warn_unchanged
 from .publish import check_not_half_posted, draft_location, earlier_thread, post_rows
 from .store import PostStatus, Store, StoredThread, ThreadStatus, now_utc
 from .thread import Thread
@@ -77,6 +77,8 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
                     path=thread.source)
             if not again:
                 check_not_half_posted(store, thread, target.name, None, queueing=True)
+            elif earlier is not None:
+                warn_unchanged(thread, target, earlier)
         # Every account's time first, so that one without a time queues nothing at all.
         plans = []
         for target, thread in threads:
