@@ -329,3 +329,89 @@ def test_queue_refuses_past_and_calendar_edge_times_clearly(capsys, writer, text
         assert message in result.err and "Unexpected error" not in result.err
         assert "Did you mean" not in result.err
         assert run_cli(capsys, "queue", path, "--at", "+1h").code == 0
+
+
+# --------------------------------------------------------------- preview, new and edit
+
+
+def test_preview_takes_several_drafts(capsys, writer):
+    first = write(writer, "a.md", "Alpha one.", "Alpha two.")
+    second = write(writer, "b.md", "Beta.")
+    result = run_cli(capsys, "preview", first, second)
+    assert result.code == 0, result.err
+    assert result.out.index("━━ drafts/a.md") < result.out.index("Alpha two.") \
+        < result.out.index("━━ drafts/b.md") < result.out.index("Beta.")
+    as_json = run_cli(capsys, "preview", first, second, "--json")
+    rows = json.loads(as_json.out)
+    assert [len(r["posts"]) for r in rows] == [2, 1]
+    assert [r["source"] for r in rows] == [first, second]
+    # A missing draft: the others are still shown, and the exit code tells.
+    missing = run_cli(capsys, "preview", first, "drafts/gone.md", second)
+    assert missing.code == int(ExitCode.DRAFT)
+    assert "Beta." in missing.out and "gone.md" in missing.err
+    assert run_cli(capsys, "preview", first, "drafts/gone.md", "--json").out == ""
+    # No database or other file is created by a preview.
+    assert not (writer / "config" / "threadbot.db").exists()
+
+
+class _Terminal:
+    """A person at a terminal, for the commands that open an editor there."""
+
+    def __init__(self, monkeypatch, folder: Path):
+        self.log = folder / "editor.log"
+        editor = folder / "editor.py"
+        editor.write_text(
+            "import sys\n"
+            f"open({str(self.log)!r}, 'a').write(sys.argv[1] + '\\n')\n"
+            "with open(sys.argv[1], 'a', encoding='utf-8') as draft:\n"
+            "    draft.write('\\n\\nWritten in the editor.\\n')\n", encoding="utf-8")
+        monkeypatch.delenv("VISUAL", raising=False)
+        monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+        monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+        monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+
+    def opened(self) -> list[Path]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return [Path(line).resolve() for line in lines]
+
+
+def test_new_creates_a_draft_never_overwriting(capsys, writer):
+    made = run_cli(capsys, "new", "Why I write: a note")
+    assert made.code == 0, made.err
+    path = writer / "drafts" / "why-i-write-a-note.md"
+    assert "Created drafts/why-i-write-a-note.md" in made.out
+    assert path.read_text().startswith('---\ntitle: "Why I write: a note"\n---\n')
+    path.write_text(path.read_text() + "My own words.\n", encoding="utf-8")
+    again = run_cli(capsys, "new", "Why I write: a note")
+    assert again.code == 0 and "why-i-write-a-note-2.md" in again.out
+    assert "My own words." in path.read_text()  # untouched
+    preview = run_cli(capsys, "preview", "drafts/why-i-write-a-note.md", "--json")
+    assert json.loads(preview.out)["title"] == "Why I write: a note"
+    assert run_cli(capsys, "new", "  ").code == int(ExitCode.USAGE)
+    assert run_cli(capsys, "new", "Ça va ? 🌍").code == 0
+    assert (writer / "drafts" / "ça-va.md").exists()
+
+
+def test_new_opens_the_editor_in_a_terminal(capsys, writer, monkeypatch):
+    terminal = _Terminal(monkeypatch, writer)
+    made = run_cli(capsys, "new", "Morning pages")
+    assert made.code == 0, made.err
+    path = writer / "drafts" / "morning-pages.md"
+    assert terminal.opened() == [path]
+    assert "Written in the editor." in path.read_text()
+    assert run_cli(capsys, "new", "Evening pages", "--no-edit").code == 0
+    assert len(terminal.opened()) == 1
+
+
+def test_edit_opens_a_queued_threads_draft_and_says_what_changed(capsys, writer,
+                                                                 monkeypatch):
+    path = write(writer, "d.md", "One.", "Two.")
+    thread_id = queue(capsys, path, "--at", "+1h")
+    plain = run_cli(capsys, "edit", str(thread_id))  # no terminal: the path, nothing opened
+    assert plain.code == 0 and "drafts/d.md" in plain.out and "no terminal" in plain.out
+    terminal = _Terminal(monkeypatch, writer)
+    edited = run_cli(capsys, "edit", str(thread_id))
+    assert edited.code == 0, edited.err
+    assert terminal.opened() == [writer / path]
+    assert "3 posts, was 2" in edited.out
+    assert run_cli(capsys, "edit", "42").code == int(ExitCode.NOT_FOUND)

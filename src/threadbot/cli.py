@@ -125,19 +125,76 @@ def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
 
 
 @cli.command("preview")
-@click.argument("draft", metavar="DRAFT")
+@click.argument("drafts", metavar="DRAFT...", nargs=-1, required=True)
 @click.option("--account", **_ACCOUNT_OPTION)
 @_split_options()
 @click.pass_context
-def preview_command(ctx: click.Context, draft: str, **options) -> None:
-    """Show the thread DRAFT would become, without posting anything.
+def preview_command(ctx: click.Context, drafts: tuple[str, ...], **options) -> None:
+    """Show the thread each DRAFT would become, without posting anything.
 
     DRAFT is a text or Markdown file, or - to read standard input. Every post is
     shown with its length against the limit, its images and alt text, every
     warning, and the cost on X's pay-per-use API. With several accounts, each
     account's thread is shown, split and counted for its platform and server.
+    With several drafts, each is shown in turn, and the problems of all of them
+    are told at the end.
     """
-    _dry_run(ctx, draft, **options)
+    if len(drafts) == 1:
+        _dry_run(ctx, drafts[0], **options)
+        return
+    _preview_several(ctx, drafts, **options)
+
+
+def _preview_several(ctx: click.Context, drafts: tuple[str, ...], platform, as_json: bool,
+                     account: tuple[str, ...] = (), **split) -> None:
+    """Several drafts: each one's preview, then one error for all their problems.
+    With --json, one JSON list (one entry per draft, as `preview DRAFT --json`
+    prints it), or nothing on stdout when a draft cannot be read."""
+    from . import posting
+
+    config = load_config(ctx.obj["config_path"])
+    problems: list[ThreadbotError] = []
+    composed = []
+    for index, draft in enumerate(drafts):
+        try:
+            threads = posting.preview_threads(config, draft, accounts=list(account),
+                                              platform=platform, **_overrides(split))
+        except ThreadbotError as error:
+            if as_json:
+                raise
+            problems.append(error)
+            click.echo(("\n" if index else "") + _draft_rule(draft))
+            click.echo(f"  x {error}")
+            continue
+        composed.append(threads)
+        if not as_json:
+            click.echo(("\n" if index else "") + _draft_rule(draft))
+            _show_threads(config, threads, as_json=False, dry_run=True)
+        for thread in threads:
+            try:
+                thread.check()
+            except ThreadbotError as error:
+                error.message = f"{draft}: {error.message}"
+                problems.append(error)
+    if as_json:
+        rows = [threads[0].to_dict() if len(threads) == 1 else [t.to_dict() for t in threads]
+                for threads in composed]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    if problems:
+        first = problems[0]
+        if len(problems) == 1:
+            raise first
+        codes = {int(p.exit_code) for p in problems}
+        error = ThreadbotError(
+            f"{len(problems)} of the {len(drafts)} drafts have problems to fix before "
+            f"posting; the first: {first}")
+        error.exit_code = ExitCode(codes.pop()) if len(codes) == 1 else first.exit_code
+        raise error
+
+
+def _draft_rule(draft: str) -> str:
+    rule = f"━━ {draft} "
+    return rule + "━" * max(0, 72 - len(rule))
 
 
 @cli.command("post")
@@ -543,6 +600,62 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
                "time (`threadbot list` shows what changed).")
     click.echo(f"The daemon posts {'them' if len(results) > 1 else 'it'} then: run `threadbot "
                "daemon` (or `threadbot daemon --once` from cron).")
+
+
+@cli.command("new")
+@click.argument("title", metavar="TITLE")
+@click.option("--no-edit", is_flag=True, help="Do not open an editor, even in a terminal.")
+@click.pass_context
+def new_command(ctx: click.Context, title: str, no_edit: bool) -> None:
+    """Start a draft: create drafts/<title as a name>.md with TITLE in its front matter.
+
+    Never overwrites a file (a number is added to the name instead). In a terminal,
+    opens the draft in $VISUAL or $EDITOR.
+    """
+    from .posting import new_draft
+
+    path = new_draft(load_config(ctx.obj["config_path"]), title)
+    shown = _relative(str(path))
+    click.echo(f"Created {shown}.")
+    if not no_edit and _terminal():
+        click.edit(filename=str(path))
+    click.echo(f"Next: write in it, then `threadbot preview {shown}`.")
+
+
+@cli.command("edit")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.pass_context
+def edit_command(ctx: click.Context, thread_id: int) -> None:
+    """Open queued thread ID's draft in $VISUAL or $EDITOR.
+
+    The daemon posts the draft as it is at the thread's time, so the edit is what
+    goes out; afterwards this says what changed (e.g. 7 posts, was 6).
+    """
+    from . import posting
+    from .schedule import draft_change
+
+    config = load_config(ctx.obj["config_path"])
+    thread = posting.get_thread(config, thread_id)
+    if thread.draft_path.startswith("<"):
+        raise UsageError(f"thread {thread_id} was read from standard input: there is no draft "
+                         f"file to edit. `threadbot show {thread_id}` shows its posts.")
+    shown = _relative(thread.draft_path)
+    if thread.status.value != "queued":
+        click.echo(f"Note: thread {thread_id} is {thread.status.value}, not queued: editing "
+                   "its draft changes nothing already recorded or posted.")
+    if not _terminal():
+        click.echo(f"Thread {thread_id}'s draft is {shown} (no terminal here to open an "
+                   "editor in: edit that file).")
+        return
+    click.edit(filename=thread.draft_path)
+    change = draft_change(config, posting.get_thread(config, thread_id))
+    click.echo(f"Thread {thread_id}: {change}" if change else
+               f"Thread {thread_id}: {shown} is as it was queued.")
+
+
+def _terminal() -> bool:
+    """Whether a person is at a terminal (an editor can be opened)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 @cli.command("slots")
