@@ -120,7 +120,7 @@ def test_split_settings_given_at_queue_time_are_kept(capsys, writer, fake_x):
     assert [p.text for p in fake_x.posts()] == ["Alpha. 1/3", "Beta. 2/3", "Gamma. 3/3"]
 
 
-@pytest.mark.parametrize("breakage", ["deleted", "missing image", "empty"])
+@pytest.mark.parametrize("breakage", ["deleted", "missing image", "empty", "fifo"])
 def test_draft_that_no_longer_passes_fails_with_reason_and_notification(
         capsys, writer, fake_x, breakage):
     notified = notify_to(writer)
@@ -132,9 +132,13 @@ def test_draft_that_no_longer_passes_fails_with_reason_and_notification(
     elif breakage == "missing image":
         write(writer, "d.md", "One.", "Two.\n\n![a chart](chart.png)")
         reason = "chart.png"
-    else:
+    elif breakage == "empty":
         (writer / path).write_text("---\ntitle: x\n---\n", encoding="utf-8")
         reason = "nothing to post"
+    else:  # a named pipe: reading it would block the daemon for ever
+        (writer / path).unlink()
+        os.mkfifo(writer / path)
+        reason = "no longer a regular file"
     listing = run_cli(capsys, "list")
     assert "no longer passes its checks" in listing.out and reason in listing.out
     due_now(writer, thread_id)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import load_secrets
-from .config import Account, Config
+from .config import MAX_TEXT_BYTES, Account, Config
 from .draft import content_hash, read_draft
 from .errors import AlreadyPostedError, DraftError, ExitCode, ThreadbotError, UsageError
 from .posting import compose_for, draft_accounts, open_store, warn_unchanged
@@ -266,6 +266,10 @@ def draft_changed(thread: StoredThread) -> bool:
         return False
     path = Path(thread.draft_path)
     try:
+        # Only a regular file of a draft's size is read (a FIFO would block the daemon):
+        # anything else counts as changed, and composing it says what is wrong.
+        if not path.is_file() or path.stat().st_size > MAX_TEXT_BYTES:
+            return True
         data = path.read_bytes()
     except OSError:
         return True
@@ -283,10 +287,14 @@ def compose_queued(config: Config, thread: StoredThread, *, fetch: bool = True) 
     gone or malformed, ``MediaError`` for an image problem, ``ConfigError`` when its
     account left the config."""
     path = Path(thread.draft_path)
-    if not path.is_file():
+    if not path.exists():
         raise DraftError(f"the draft is gone: {thread.draft_path} was deleted or moved since "
                          f"thread {thread.id} was queued. Put it back, or `threadbot cancel "
                          f"{thread.id}`.")
+    if not path.is_file():
+        raise DraftError(f"{thread.draft_path} is no longer a regular file (a folder, pipe or "
+                         "device took its place), so it is not read. Put the draft back, or "
+                         f"`threadbot cancel {thread.id}`.")
     draft = read_draft(path)
     account = config.account(thread.account)
     overrides = thread.options.get("split") or {}
@@ -298,11 +306,13 @@ def compose_queued(config: Config, thread: StoredThread, *, fetch: bool = True) 
 def refresh_queued(config: Config, store: Store, thread: StoredThread) -> StoredThread:
     """The queued thread as the daemon is to post it: its draft composed and checked
     as it is now, and recorded in place of the posts split when it was queued (its
-    time and status kept). A thread read from standard input, or with any post up
-    (or sent), is returned as recorded. Raises what ``compose_queued`` raises; the
-    record is then unchanged."""
+    time and status kept). A thread read from standard input, with any post up
+    (or sent), or whose draft is unchanged since, is returned as recorded. Raises
+    what ``compose_queued`` raises; the record is then unchanged."""
     if (thread.draft_path.startswith("<") or thread.status is not ThreadStatus.QUEUED
-            or _started(thread)):
+            or _started(thread) or not draft_changed(thread)):
+        # Unchanged since it was split and checked: the recorded posts are the draft's
+        # (an image gone since is reported when it is uploaded).
         return thread
     composed = compose_queued(config, thread)
     rows = post_rows(composed)
