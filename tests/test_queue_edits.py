@@ -252,8 +252,9 @@ def test_a_cancelled_thread_past_its_time_is_not_posted_at_once(capsys, writer):
     assert run_cli(capsys, "cancel", str(thread_id)).code == 0
     due_now(writer, thread_id)
     back = run_cli(capsys, "retry", str(thread_id))
-    assert back.code == int(ExitCode.USAGE)
+    assert back.code == int(ExitCode.WRONG_STATE)
     assert f"threadbot reschedule {thread_id} --at WHEN" in back.err
+    assert f"threadbot retry {thread_id} --now" in back.err
     assert shown(capsys, thread_id)["status"] == "cancelled"
     now = run_cli(capsys, "retry", str(thread_id), "--now")
     assert now.code == 0 and shown(capsys, thread_id)["status"] == "queued"
@@ -392,6 +393,9 @@ def test_new_creates_a_draft_never_overwriting(capsys, writer):
     preview = run_cli(capsys, "preview", "drafts/why-i-write-a-note.md", "--json")
     assert json.loads(preview.out)["title"] == "Why I write: a note"
     assert run_cli(capsys, "new", "  ").code == int(ExitCode.USAGE)
+    assert run_cli(capsys, "new", "bad \udcff bytes").code == int(ExitCode.USAGE)
+    assert run_cli(capsys, "new", "../../etc/passwd").code == 0
+    assert (writer / "drafts" / "etc-passwd.md").exists()
     assert run_cli(capsys, "new", "Ça va ? 🌍").code == 0
     assert (writer / "drafts" / "ça-va.md").exists()
 

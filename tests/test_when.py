@@ -715,3 +715,24 @@ def test_any_iso_time_is_read_or_refused_clearly(moment, offset, zone):
         else:
             assert abs(instant - NOW) <= timedelta(days=10 * 366)
             describe(instant, tz=zone, now=NOW)  # and it can be shown
+
+
+_WORDS = ["next", "last", "yesterday", "tomorrow", "today", "noon", "midnight", "at", "on",
+          "dec", "december", "1st", "29", "31", "9am", "12pm", "09:00", "23:59", "fri",
+          "friday", "+2h", "in", "2", "hours", "2026-12-01", "9999-12-31", "0001-01-01",
+          "T23:59:59-05:00", "Z", ",", "1", "feb", "2027", "now", "+14:00"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(st.text(max_size=40),
+                      st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join)),
+       zone=st.sampled_from([BERLIN, NEW_YORK, LORD_HOWE, ZoneInfo("Pacific/Kiritimati")]))
+def test_any_text_is_read_or_refused_with_a_message(text, zone):
+    try:
+        instant = when(text, tz=zone)
+    except UsageError as error:
+        assert error.message and error.exit_code == 2
+    else:
+        assert instant.tzinfo is not None
+        assert abs(instant - NOW) <= timedelta(days=10 * 366)
+        describe(instant, tz=zone, now=NOW)

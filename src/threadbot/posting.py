@@ -603,6 +603,12 @@ def new_draft(config: Config, title: str) -> Path:
     title = " ".join(title.split())
     if not title:
         raise UsageError('the title is empty. Give one, e.g. threadbot new "Why I write".')
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        # Bytes that are not UTF-8 on the command line arrive as lone surrogates.
+        raise UsageError("the title holds bytes that are not UTF-8 text. Type it again, "
+                         "or write it in the draft's front matter.") from None
     folder = drafts_folder(config)
     text = (f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n"
             "<!-- Write below, in paragraphs. Notes like this one are never posted. "

@@ -205,8 +205,8 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
     for a cancelled one brought back, its time as shown.
 
     A cancelled thread is never posted at once unless ``now``: it keeps its time if
-    that is still ahead; otherwise ``UsageError`` names ``reschedule`` (and
-    ``retry --now``)."""
+    that is still ahead; otherwise an error (exit code ``WRONG_STATE``) names
+    ``reschedule`` (and ``retry --now``)."""
     current = clock()
     with open_store(config) as store:
         thread = store.thread(thread_id)
@@ -215,7 +215,7 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
                 due = (f" (it was due "
                        f"{describe(thread.scheduled_at, tz=config.zone(), now=current)})"
                        if thread.scheduled_at else "")
-                raise UsageError(
+                raise _WrongState(
                     f"thread {thread_id} is cancelled and has no time to come{due}. "
                     f"`threadbot reschedule {thread_id} --at WHEN` queues it for a new time; "
                     f"`threadbot retry {thread_id} --now` posts it as soon as the daemon runs.")
