@@ -202,6 +202,19 @@ def test_queue_prints_the_previews_warnings_with_count_and_time(capsys, writer):
     assert "09:00" in result.out
     assert "a URL: on X's pay-per-use API" in result.out
     assert "has no alt text" in result.out
+    again = json.loads(run_cli(capsys, "queue", path, "--json").out)
+    assert any("has no alt text" in warning for warning in again["warnings"])
+
+
+@pytest.mark.parametrize("written", ["9999-12-31 23:59:59", "9999-12-31T23:59:59-05:00",
+                                     "0001-01-01 00:00:00+14:00", "yesterday"])
+def test_front_matter_times_at_the_calendar_edges_point_at_the_line(capsys, writer, written):
+    (writer / "drafts" / "d.md").write_text(f"---\ntitle: T\nat: {written}\n---\nHello.\n",
+                                            encoding="utf-8")
+    result = run_cli(capsys, "queue", "drafts/d.md")
+    assert result.code == int(ExitCode.DRAFT), result.err
+    assert "d.md:3: 'at':" in result.err and "Unexpected" not in result.err
+    assert "ten years" in result.err or "in the past" in result.err
 
 
 def test_show_gives_a_queued_threads_time_and_accounts(capsys, writer, fake_x):

@@ -582,7 +582,8 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
     if as_json:
         from . import posting
 
-        rows = [posting.thread_summary(queued.thread) for queued in results]
+        rows = [{**posting.thread_summary(queued.thread), "warnings": list(queued.warnings)}
+                for queued in results]
         click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False,
                               indent=2))
         return
