@@ -188,6 +188,21 @@ def test_queue_again_keeps_the_time_unless_at_is_given(capsys, writer):
     assert shown(capsys, thread_id)["scheduled_at"] > first
 
 
+def test_a_changed_at_in_the_draft_is_pointed_out_not_silently_ignored(capsys, writer):
+    year = datetime.now(UTC).year + 1
+    (writer / "drafts" / "d.md").write_text(
+        f"---\ntitle: T\nat: {year}-03-03 10:00\n---\nHello.\n", encoding="utf-8")
+    thread_id = queue(capsys, "drafts/d.md")
+    due = shown(capsys, thread_id)["scheduled_at"]
+    (writer / "drafts" / "d.md").write_text(
+        f"---\ntitle: T\nat: {year}-04-04 10:00\n---\nHello.\n", encoding="utf-8")
+    assert f"thread {thread_id} keeps its time" in run_cli(capsys, "list").out
+    again = run_cli(capsys, "queue", "drafts/d.md")
+    assert again.code == 0 and f"thread {thread_id} keeps its time" in again.out
+    assert f"threadbot reschedule {thread_id} --at WHEN" in again.out
+    assert shown(capsys, thread_id)["scheduled_at"] == due
+
+
 # --------------------------------------------------------------- what queue and show say
 
 

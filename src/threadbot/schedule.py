@@ -90,6 +90,10 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
                     and existing.scheduled_at is not None and existing.scheduled_at > current)
             when = existing.scheduled_at if kept else _when(
                 store, draft, target, existing, at=at, now=now, zone=zone, current=current)
+            if kept:
+                note = _front_matter_differs(draft, existing, current, zone)
+                if note:
+                    thread.warnings.insert(0, note)
             plans.append((target, thread, existing, when, kept))
         for target, thread, existing, when, kept in plans:
             results.append(_record(store, thread, target, existing, when, zone, current,
@@ -152,6 +156,22 @@ def _front_matter_time(draft, current: datetime, zone) -> datetime:
     except UsageError as error:
         raise DraftError(f"'at': {error.message}", path=draft.source,
                          line=draft.front_matter_lines.get("at")) from None
+
+
+def _front_matter_differs(draft, thread: StoredThread, current: datetime, zone) -> str | None:
+    """A sentence when the draft's ``at:`` names another time than the queued
+    thread's (which keeps its own: only --at or ``reschedule`` moves it)."""
+    if draft.front_matter.get("at") is None or thread.scheduled_at is None:
+        return None
+    try:
+        written = _front_matter_time(draft, current, zone)
+    except ThreadbotError as error:
+        return f"the draft's 'at' cannot be read ({error.message}); the thread keeps its time."
+    if abs(written - thread.scheduled_at) <= _PAST_TOLERANCE:
+        return None
+    return (f"the draft's 'at' says {describe(written, tz=zone, now=current)}, but thread "
+            f"{thread.id} keeps its time; `threadbot reschedule {thread.id} --at WHEN` (or "
+            "queue with --at) moves it.")
 
 
 def _next_free_slot(store, account: Account, zone, current: datetime,
@@ -339,6 +359,13 @@ def draft_change(config: Config, thread: StoredThread) -> str | None:
         return (f"the draft changed since it was queued and no longer passes its checks: "
                 f"{error} If it is not fixed by its time, the thread fails and nothing is "
                 "posted.")
+    moved = None
+    if thread.scheduled_at is not None:
+        try:
+            moved = _front_matter_differs(read_draft(thread.draft_path), thread, now_utc(),
+                                          config.zone())
+        except ThreadbotError:
+            moved = None
     now, was = len(composed.posts), len(thread.posts)
     if now != was:
         what = f"{now} post{'s' if now != 1 else ''}, was {was}"
@@ -348,7 +375,7 @@ def draft_change(config: Config, thread: StoredThread) -> str | None:
         what = (f"{edited} of {now} posts edited" if edited else
                 f"same {now} post{'s' if now != 1 else ''}, same text")
     return (f"the draft changed since it was queued ({what}); the daemon posts it as it is "
-            "at its time.")
+            f"at its time.{' Note: ' + moved if moved else ''}")
 
 
 def siblings(config: Config, thread: StoredThread) -> list[StoredThread]:
