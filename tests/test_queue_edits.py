@@ -309,6 +309,9 @@ def test_again_warns_that_x_refuses_unchanged_text_and_forget_clears_it(capsys, 
                                                                         fake_x):
     path = write(writer, "d.md", "Same words.", "Same again.")
     assert run_cli(capsys, "post", path, "--yes").code == 0
+    dry = run_cli(capsys, "post", path, "--again", "--dry-run")
+    assert dry.code == 0 and "X refuses a post whose text account 'main'" in dry.out
+    assert "X refuses" not in run_cli(capsys, "post", path, "--dry-run").out
     again = run_cli(capsys, "post", path, "--yes", "--again")
     assert "X refuses a post whose text account 'main' already posted" in again.out
     assert "Edit the text" in again.out

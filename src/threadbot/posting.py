@@ -211,6 +211,20 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
     return plans
 
 
+def warn_reposting(config: Config, threads: list[Thread]) -> None:
+    """``post --again --dry-run``: add ``warn_unchanged``'s warning to each thread
+    whose unchanged draft its account already posted. Reads the record only if it
+    exists (a preview creates no file)."""
+    if not config.database_path().exists():
+        return
+    with open_store(config) as store:
+        for thread in threads:
+            if thread.account is not None:
+                earlier = earlier_thread(store, thread, thread.account)
+                if earlier is not None:
+                    warn_unchanged(thread, config.account(thread.account), earlier)
+
+
 def warn_unchanged(thread: Thread, account: Account, earlier: StoredThread) -> None:
     """Posting an unchanged draft again (``--again``) on a platform that refuses a
     text the account already posted: say so in the thread's warnings, before it is
