@@ -668,6 +668,10 @@ def test_system_zone_default_arguments_work():
         ("29 feb 9am", utc(2028, 2, 29, 8)),  # the next leap year
         ("tomorrow 8:30", utc(2026, 11, 28, 7, 30)),
         ("yesterday 9am", utc(2026, 11, 26, 8)),  # read; the caller says it is past
+        # A weekday beside a date, as the confirmation line writes it.
+        ("Tue 1 Dec 2026 09:00", utc(2026, 12, 1, 8)),
+        ("tuesday dec 1 9am", utc(2026, 12, 1, 8)),
+        ("tue 2026-12-01 09:00", utc(2026, 12, 1, 8)),
     ],
 )
 def test_everyday_forms(text, expected):
@@ -681,6 +685,8 @@ def test_everyday_forms(text, expected):
         ("last friday", "'last friday' is in the past."),
         ("31 feb 9am", "'31 feb' in '31 feb 9am' is not a date: that month has no day 31."),
         ("next week", "Write 'next' before a weekday"),
+        ("sat 1 dec 09:00", "names a Saturday, but Tue 1 Dec 2026 is a Tuesday."),
+        ("mon tue 9am", "It names two days."),
         ("9999-12-31T23:59:59-05:00", "more than ten years away"),
         ("9999-12-31T23:59:59+14:00", "more than ten years away"),
         ("9999-12-31 23:59", "more than ten years away"),

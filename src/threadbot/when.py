@@ -28,7 +28,9 @@ Accepted time expressions (:func:`parse_when`; case does not matter):
   strictly after now (today if that time is still ahead, else a week on);
   ``next friday 9am``: the first Friday after today (never today);
 * a day of a month, ``1 dec 09:00``, ``dec 1 9am``, ``1 December 2026 09:00``,
-  ``1st dec``: without a year, its next occurrence strictly after now;
+  ``1st dec``: without a year, its next occurrence strictly after now; a weekday
+  beside a date must agree with it (``Tue 1 Dec 2026 09:00``, as :func:`describe`
+  writes it);
 * a bare time, ``09:00`` or ``9:30pm``: its next occurrence strictly after now;
   ``noon`` is 12:00 and ``midnight`` 00:00, wherever a time may be;
 * a delay, ``+2h``, ``+30m``, ``+1d``, ``+90s``, ``+1h30m``, ``+1w``, or
@@ -312,6 +314,7 @@ def _parse_when(raw: str, low: str, now: datetime, tz: ZoneInfo) -> datetime:
     day: str | date | int | tuple | None = day_of_month
     clock: time | None = None
     after: str | None = None  # "next" or "last", before a weekday
+    named: int | None = None  # a weekday written beside a date
     for index, token in enumerate(tokens):
         if token in ("at", "on"):
             continue
@@ -340,7 +343,15 @@ def _parse_when(raw: str, low: str, now: datetime, tz: ZoneInfo) -> datetime:
                 raise _cannot_read(raw, f" For a delay from now, write +{token}.")
             raise _cannot_read(raw, _spelling_hint(tokens))
         if day is not None:
-            raise _cannot_read(raw, " It names two days.")
+            # "Tue 1 Dec 2026 09:00", as `describe` writes it: a weekday with a date is
+            # checked against it.
+            pair = (day, parsed_day)
+            weekday = next((d for d in pair if isinstance(d, int)), None)
+            dated = next((d for d in pair if isinstance(d, date | tuple)), None)
+            if weekday is None or dated is None or named is not None or after is not None:
+                raise _cannot_read(raw, " It names two days.")
+            named, day = weekday, dated
+            continue
         day = parsed_day
     if day == "yesterday" or after == "last":
         if clock is None:
@@ -349,6 +360,20 @@ def _parse_when(raw: str, low: str, now: datetime, tz: ZoneInfo) -> datetime:
         raise _cannot_read(raw, " Add a time of day, e.g. 'tomorrow 09:00'."
                            if day is not None else _spelling_hint(tokens))
 
+    instant = _on_day(day, after, clock, today, now, tz)
+    if named is not None and instant.astimezone(tz).weekday() != named:
+        local = instant.astimezone(tz)
+        raise UsageError(f"{raw!r} names a {_LONG_DAY_NAMES[named].title()}, but "
+                         f"{_date_text(local)} is a {_LONG_DAY_NAMES[local.weekday()].title()}."
+                         " Give the date or the weekday alone, or make them agree.")
+    return instant
+
+
+def _on_day(day, after: str | None, clock: time, today: date, now: datetime,
+            tz: ZoneInfo) -> datetime:
+    """The instant of ``clock`` on the day a time expression names (see
+    ``_parse_when``): ``next``/``last`` a weekday, a day of a month, a weekday or
+    none (the next such time), ``today``, ``tomorrow``, ``yesterday`` or a date."""
     if after == "last":
         assert isinstance(day, int)
         back = (today.weekday() - day) % 7 or 7
