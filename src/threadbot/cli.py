@@ -132,9 +132,9 @@ def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
 @_split_options()
 @click.pass_context
 def preview_command(ctx: click.Context, drafts: tuple[str, ...], **options) -> None:
-    """Show the thread each DRAFT would become, without posting anything.
+    """Show the thread each DRAFT would become.
 
-    DRAFT is a text or Markdown file, or - to read standard input. Every post is
+    Nothing is posted. DRAFT is a text or Markdown file, or - to read standard input. Every post is
     shown with its length against the limit, its images and alt text, every
     warning, and the cost on X's pay-per-use API. With several accounts, each
     account's thread is shown, split and counted for its platform and server.
@@ -610,9 +610,10 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
 @click.option("--no-edit", is_flag=True, help="Do not open an editor, even in a terminal.")
 @click.pass_context
 def new_command(ctx: click.Context, title: str, no_edit: bool) -> None:
-    """Start a draft: create drafts/<title as a name>.md with TITLE in its front matter.
+    """Start a new draft in drafts/.
 
-    Never overwrites a file (a number is added to the name instead). In a terminal,
+    Creates drafts/<title as a name>.md with TITLE in its front matter. Never
+    overwrites a file (a number is added to the name instead). In a terminal,
     opens the draft in $VISUAL or $EDITOR.
     """
     from .posting import new_draft
@@ -688,7 +689,12 @@ def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
 @click.argument("thread_id", type=int, metavar="ID")
 @click.pass_context
 def cancel_command(ctx: click.Context, thread_id: int) -> None:
-    """Cancel queued thread ID (it stays in the list, marked cancelled)."""
+    """Cancel queued thread ID.
+
+    It stays in the list, marked cancelled, with its time: `threadbot reschedule ID
+    --at WHEN` queues it again for a new time, `threadbot retry ID` for the time it
+    had (if still ahead).
+    """
     from .schedule import cancel
     from .store import now_utc
     from .when import describe
@@ -722,10 +728,11 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
               "than at the time it had.")
 @click.pass_context
 def retry_command(ctx: click.Context, thread_id: int, now: bool) -> None:
-    """Queue a failed, missed or partial thread again, for right away.
+    """Queue a failed, missed or partial thread again.
 
-    A cancelled thread comes back for the time it had, if still ahead (--now posts it
-    at once; `threadbot reschedule ID --at WHEN` gives it another time).
+    It is queued for right away. A cancelled thread comes back for the time it had,
+    if still ahead (--now posts it at once; `threadbot reschedule ID --at WHEN`
+    gives it another time).
     """
     from .schedule import retry
 
