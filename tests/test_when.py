@@ -643,3 +643,102 @@ def test_system_zone_from_localtime_link_and_timezone_file(tmp_path):
 def test_system_zone_default_arguments_work():
     assert isinstance(resolve_timezone(None), ZoneInfo)
 
+
+
+# --- parse_when: the forms people type (issue 10) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # NOW is Friday 27 Nov 2026, 13:00 in Berlin.
+        ("next friday 9am", utc(2026, 12, 4, 8)),  # never today, even with 9am ahead
+        ("next fri at noon", utc(2026, 12, 4, 11)),
+        ("next monday 09:00", utc(2026, 11, 30, 8)),
+        ("9am", utc(2026, 11, 28, 8)),
+        ("noon", utc(2026, 11, 28, 11)),  # 12:00 has passed today
+        ("midnight", utc(2026, 11, 27, 23)),
+        ("tomorrow at noon", utc(2026, 11, 28, 11)),
+        ("1 dec 09:00", utc(2026, 12, 1, 8)),
+        ("dec 1 9am", utc(2026, 12, 1, 8)),
+        ("1st December 2027 09:00", utc(2027, 12, 1, 8)),
+        ("december 1, 2027 9:30pm", utc(2027, 12, 1, 20, 30)),
+        ("dec 25 at 18:00", utc(2026, 12, 25, 17)),
+        ("27 nov 09:00", utc(2027, 11, 27, 8)),  # passed this year: next year's
+        ("29 feb 9am", utc(2028, 2, 29, 8)),  # the next leap year
+        ("tomorrow 8:30", utc(2026, 11, 28, 7, 30)),
+        ("yesterday 9am", utc(2026, 11, 26, 8)),  # read; the caller says it is past
+        # A weekday beside a date, as the confirmation line writes it.
+        ("Tue 1 Dec 2026 09:00", utc(2026, 12, 1, 8)),
+        ("tuesday dec 1 9am", utc(2026, 12, 1, 8)),
+        ("tue 2026-12-01 09:00", utc(2026, 12, 1, 8)),
+    ],
+)
+def test_everyday_forms(text, expected):
+    assert when(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("yesterday", "'yesterday' is in the past. Give a time to come"),
+        ("last friday", "'last friday' is in the past."),
+        ("31 feb 9am", "'31 feb' in '31 feb 9am' is not a date: that month has no day 31."),
+        ("next week", "Write 'next' before a weekday"),
+        ("sat 1 dec 09:00", "names a Saturday, but Tue 1 Dec 2026 is a Tuesday."),
+        ("mon tue 9am", "It names two days."),
+        ("9999-12-31T23:59:59-05:00", "more than ten years away"),
+        ("9999-12-31T23:59:59+14:00", "more than ten years away"),
+        ("9999-12-31 23:59", "more than ten years away"),
+        ("0001-01-01T00:00+05:00", "in the past"),
+        ("0001-01-01 00:00", "in the past"),
+        ("1900-01-01 00:00", "in the past, more than ten years ago"),
+        ("2040-01-01 09:00", "more than ten years away"),
+        ("+99999999999999999999d", "more than ten years away"),
+    ],
+)
+def test_past_and_calendar_edges_say_so(text, message):
+    for zone in (BERLIN, NEW_YORK, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")):
+        with pytest.raises(UsageError) as info:
+            when(text, tz=zone)
+        assert message in str(info.value), (zone, str(info.value))
+        assert info.value.exit_code == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+       offset=st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59),
+       zone=st.sampled_from([BERLIN, NEW_YORK, LORD_HOWE, ZoneInfo("Pacific/Kiritimati")]))
+def test_any_iso_time_is_read_or_refused_clearly(moment, offset, zone):
+    sign = "+" if offset >= 0 else "-"
+    written = moment.replace(microsecond=0).isoformat()  # years below 1000 zero-padded
+    for text in (f"{written}{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}",
+                 written.replace("T", " ")):
+        try:
+            instant = when(text, tz=zone)
+        except UsageError as error:
+            assert "ten years" in error.message or "in the past" in error.message
+        else:
+            assert abs(instant - NOW) <= timedelta(days=10 * 366)
+            describe(instant, tz=zone, now=NOW)  # and it can be shown
+
+
+_WORDS = ["next", "last", "yesterday", "tomorrow", "today", "noon", "midnight", "at", "on",
+          "dec", "december", "1st", "29", "31", "9am", "12pm", "09:00", "23:59", "fri",
+          "friday", "+2h", "in", "2", "hours", "2026-12-01", "9999-12-31", "0001-01-01",
+          "T23:59:59-05:00", "Z", ",", "1", "feb", "2027", "now", "+14:00"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(st.text(max_size=40),
+                      st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join)),
+       zone=st.sampled_from([BERLIN, NEW_YORK, LORD_HOWE, ZoneInfo("Pacific/Kiritimati")]))
+def test_any_text_is_read_or_refused_with_a_message(text, zone):
+    try:
+        instant = when(text, tz=zone)
+    except UsageError as error:
+        assert error.message and error.exit_code == 2
+    else:
+        assert instant.tzinfo is not None
+        assert abs(instant - NOW) <= timedelta(days=10 * 366)
+        describe(instant, tz=zone, now=NOW)

@@ -113,31 +113,90 @@ def _show_threads(config, threads, *, as_json: bool, dry_run: bool) -> None:
 
 
 def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
-             account: tuple[str, ...] = (), **split) -> None:
+             account: tuple[str, ...] = (), again: bool = False, **split) -> None:
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.preview_threads(config, draft, accounts=list(account), platform=platform,
                                       **_overrides(split))
+    if again:
+        posting.warn_reposting(config, threads)
     _show_threads(config, threads, as_json=as_json, dry_run=True)
     for thread in threads:
         thread.check()
 
 
 @cli.command("preview")
-@click.argument("draft", metavar="DRAFT")
+@click.argument("drafts", metavar="DRAFT...", nargs=-1, required=True)
 @click.option("--account", **_ACCOUNT_OPTION)
 @_split_options()
 @click.pass_context
-def preview_command(ctx: click.Context, draft: str, **options) -> None:
-    """Show the thread DRAFT would become, without posting anything.
+def preview_command(ctx: click.Context, drafts: tuple[str, ...], **options) -> None:
+    """Show the thread each DRAFT would become.
 
-    DRAFT is a text or Markdown file, or - to read standard input. Every post is
+    Nothing is posted. DRAFT is a text or Markdown file, or - to read standard input. Every post is
     shown with its length against the limit, its images and alt text, every
     warning, and the cost on X's pay-per-use API. With several accounts, each
     account's thread is shown, split and counted for its platform and server.
+    With several drafts, each is shown in turn, and the problems of all of them
+    are told at the end.
     """
-    _dry_run(ctx, draft, **options)
+    if len(drafts) == 1:
+        _dry_run(ctx, drafts[0], **options)
+        return
+    _preview_several(ctx, drafts, **options)
+
+
+def _preview_several(ctx: click.Context, drafts: tuple[str, ...], platform, as_json: bool,
+                     account: tuple[str, ...] = (), **split) -> None:
+    """Several drafts: each one's preview, then one error for all their problems.
+    With --json, one JSON list (one entry per draft, as `preview DRAFT --json`
+    prints it), or nothing on stdout when a draft cannot be read."""
+    from . import posting
+
+    config = load_config(ctx.obj["config_path"])
+    problems: list[ThreadbotError] = []
+    composed = []
+    for index, draft in enumerate(drafts):
+        try:
+            threads = posting.preview_threads(config, draft, accounts=list(account),
+                                              platform=platform, **_overrides(split))
+        except ThreadbotError as error:
+            if as_json:
+                raise
+            problems.append(error)
+            click.echo(("\n" if index else "") + _draft_rule(draft))
+            click.echo(f"  x {error}")
+            continue
+        composed.append(threads)
+        if not as_json:
+            click.echo(("\n" if index else "") + _draft_rule(draft))
+            _show_threads(config, threads, as_json=False, dry_run=True)
+        for thread in threads:
+            try:
+                thread.check()
+            except ThreadbotError as error:
+                error.message = f"{draft}: {error.message}"
+                problems.append(error)
+    if as_json:
+        rows = [threads[0].to_dict() if len(threads) == 1 else [t.to_dict() for t in threads]
+                for threads in composed]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    if problems:
+        first = problems[0]
+        if len(problems) == 1:
+            raise first
+        codes = {int(p.exit_code) for p in problems}
+        error = ThreadbotError(
+            f"{len(problems)} of the {len(drafts)} drafts have problems to fix before "
+            f"posting; the first: {first}")
+        error.exit_code = ExitCode(codes.pop()) if len(codes) == 1 else first.exit_code
+        raise error
+
+
+def _draft_rule(draft: str) -> str:
+    rule = f"━━ {draft} "
+    return rule + "━" * max(0, 72 - len(rule))
 
 
 @cli.command("post")
@@ -160,7 +219,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     draft already posted is not posted twice (unless --again).
     """
     if dry_run:
-        _dry_run(ctx, draft, account=account, **options)
+        _dry_run(ctx, draft, account=account, again=again, **options)
         return
     from . import posting
 
@@ -402,7 +461,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the recorded threads, newest first: status (queued, posting, partial,
     posted, failed, missed, cancelled, deleting, deleted), time and URL."""
     from . import posting
-    from .schedule import draft_changed
+    from .schedule import draft_change
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.list_threads(config)
@@ -410,7 +469,9 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         rows = []
         for t in threads:
             row = posting.thread_summary(t, posts=False)
-            row["draft_changed"] = t.status.value == "queued" and draft_changed(t)
+            change = draft_change(config, t)
+            row["draft_changed"] = change is not None
+            row["draft_change"] = change
             rows.append(row)
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -430,9 +491,9 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         posts = f"{t.posted_count}/{len(t.posts)}"
         click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<{width}} {when:<20} "
                    f"{title}  {t.url or ''}".rstrip())
-        if t.status.value == "queued" and draft_changed(t):
-            click.echo("        ! the draft changed since it was queued: run `threadbot queue "
-                       f"{t.draft_path}` again to post the new text")
+        change = draft_change(config, t)
+        if change:
+            click.echo(f"        ! {change}")
         if t.note:
             click.echo(f"        {t.note}")
         elif t.last_error and t.status.value in ("failed", "partial", "missed"):
@@ -458,6 +519,7 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
     if thread.url:
         click.echo(f"  {thread.url}")
+    _show_queue_state(config, thread)
     if thread.last_error:
         click.echo(f"  last error: {thread.last_error}")
     for post in thread.posts:
@@ -479,11 +541,36 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                        f"(alt: {media.get('alt') or 'none'})")
 
 
+def _show_queue_state(config, thread) -> None:
+    """For a thread with a time: when (local and UTC), the draft's changes since it
+    was queued, why it waits, and the same draft's threads for other accounts."""
+    from .schedule import draft_change, siblings
+    from .store import now_utc
+    from .when import describe
+
+    if thread.scheduled_at is None or thread.status.value in ("posted", "deleted", "deleting"):
+        return
+    due = describe(thread.scheduled_at, tz=config.zone(), now=now_utc())
+    label = {"queued": "queued for", "cancelled": "was queued for", "missed": "was due",
+             "failed": "was due", "partial": "was due"}.get(thread.status.value, "time")
+    click.echo(f"  {label} {due}")
+    if not thread.draft_path.startswith("<"):
+        click.echo(f"  draft {_relative(thread.draft_path)}")
+    change = draft_change(config, thread)
+    if change:
+        click.echo(f"  ! {change}")
+    if thread.note:
+        click.echo(f"  {thread.note}")
+    for other in siblings(config, thread):
+        click.echo(f"  also queued for account '{other.account}' as thread {other.id}")
+
+
 @cli.command("queue")
 @click.argument("draft", metavar="DRAFT")
 @click.option("--at", "at", metavar="WHEN", help="When to post: 2026-12-01 09:00 (in the "
-              "configured timezone), an ISO 8601 time, 'tomorrow 09:00', +2h, +30m. Default: "
-              "the draft's 'at', else the account's next free slot.")
+              "configured timezone), an ISO 8601 time, 'tomorrow 09:00', 'next friday 9am', "
+              "'1 dec 09:00', noon, +2h, +30m. Default: the time it already has if queued, "
+              "else the draft's 'at', else the account's next free slot.")
 @click.option("--account", **_ACCOUNT_OPTION)
 @click.option("--now", "now", is_flag=True, help="Queue it for right away.")
 @click.option("--again", is_flag=True, help="Queue a draft that was already posted, anew.")
@@ -493,9 +580,10 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
                   now: bool, again: bool, **options) -> None:
     """Queue DRAFT for the daemon to post at its time.
 
-    The draft is split now and checked (lengths, images, each account and its keys,
-    the time); that text is what will be posted. With several accounts each gets
-    its own queued thread. Queueing the same draft again updates its entry.
+    The draft is split and checked now (lengths, images, each account and its keys,
+    the time), and again by the daemon at its time: what is posted is the draft as
+    it is then. With several accounts each gets its own queued thread. Queueing
+    the same draft again updates its entry and keeps its time, unless --at is given.
     """
     from .schedule import queue_draft
 
@@ -507,7 +595,8 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
     if as_json:
         from . import posting
 
-        rows = [posting.thread_summary(queued.thread) for queued in results]
+        rows = [{**posting.thread_summary(queued.thread), "warnings": list(queued.warnings)}
+                for queued in results]
         click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False,
                               indent=2))
         return
@@ -515,10 +604,73 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
         thread = queued.thread
         verb = "Updated queued" if queued.updated else "Queued"
         count = len(thread.posts)
+        kept = (f" (the time it had; `threadbot reschedule {thread.id} --at WHEN` or --at "
+                "moves it)" if queued.kept_time else "")
         click.echo(f"{verb} thread {thread.id} ({count} post{'s' if count > 1 else ''}, "
-                   f"account '{thread.account}') for {queued.when}.")
+                   f"account '{thread.account}') for {queued.when}{kept}.")
+        for warning in queued.warnings:
+            click.echo(f"  ! {warning}")
+    click.echo("Edits to the draft until then are posted: the daemon reads it again at its "
+               "time (`threadbot list` shows what changed).")
     click.echo(f"The daemon posts {'them' if len(results) > 1 else 'it'} then: run `threadbot "
                "daemon` (or `threadbot daemon --once` from cron).")
+
+
+@cli.command("new")
+@click.argument("title", metavar="TITLE")
+@click.option("--no-edit", is_flag=True, help="Do not open an editor, even in a terminal.")
+@click.pass_context
+def new_command(ctx: click.Context, title: str, no_edit: bool) -> None:
+    """Start a new draft in drafts/.
+
+    Creates drafts/<title as a name>.md with TITLE in its front matter. Never
+    overwrites a file (a number is added to the name instead). In a terminal,
+    opens the draft in $VISUAL or $EDITOR.
+    """
+    from .posting import new_draft
+
+    path = new_draft(load_config(ctx.obj["config_path"]), title)
+    shown = _relative(str(path))
+    click.echo(f"Created {shown}.")
+    if not no_edit and _terminal():
+        click.edit(filename=str(path))
+    click.echo(f"Next: write in it, then `threadbot preview {shown}`.")
+
+
+@cli.command("edit")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.pass_context
+def edit_command(ctx: click.Context, thread_id: int) -> None:
+    """Open queued thread ID's draft in $VISUAL or $EDITOR.
+
+    The daemon posts the draft as it is at the thread's time, so the edit is what
+    goes out; afterwards this says what changed (e.g. 7 posts, was 6).
+    """
+    from . import posting
+    from .schedule import draft_change
+
+    config = load_config(ctx.obj["config_path"])
+    thread = posting.get_thread(config, thread_id)
+    if thread.draft_path.startswith("<"):
+        raise UsageError(f"thread {thread_id} was read from standard input: there is no draft "
+                         f"file to edit. `threadbot show {thread_id}` shows its posts.")
+    shown = _relative(thread.draft_path)
+    if thread.status.value != "queued":
+        click.echo(f"Note: thread {thread_id} is {thread.status.value}, not queued: editing "
+                   "its draft changes nothing already recorded or posted.")
+    if not _terminal():
+        click.echo(f"Thread {thread_id}'s draft is {shown} (no terminal here to open an "
+                   "editor in: edit that file).")
+        return
+    click.edit(filename=thread.draft_path)
+    change = draft_change(config, posting.get_thread(config, thread_id))
+    click.echo(f"Thread {thread_id}: {change}" if change else
+               f"Thread {thread_id}: {shown} is as it was queued.")
+
+
+def _terminal() -> bool:
+    """Whether a person is at a terminal (an editor can be opened)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 @cli.command("slots")
@@ -548,11 +700,25 @@ def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
 @click.argument("thread_id", type=int, metavar="ID")
 @click.pass_context
 def cancel_command(ctx: click.Context, thread_id: int) -> None:
-    """Cancel queued thread ID (it stays in the list, marked cancelled)."""
-    from .schedule import cancel
+    """Cancel queued thread ID.
 
-    thread = cancel(load_config(ctx.obj["config_path"]), thread_id)
-    click.echo(f"Cancelled thread {thread.id}. `threadbot retry {thread.id}` queues it again.")
+    It stays in the list, marked cancelled, with its time: `threadbot reschedule ID
+    --at WHEN` queues it again for a new time, `threadbot retry ID` for the time it
+    had (if still ahead).
+    """
+    from .schedule import cancel
+    from .store import now_utc
+    from .when import describe
+
+    config = load_config(ctx.obj["config_path"])
+    thread = cancel(config, thread_id)
+    again = f"`threadbot reschedule {thread.id} --at WHEN` queues it again for a new time"
+    if thread.scheduled_at is not None and thread.scheduled_at > now_utc():
+        due = describe(thread.scheduled_at, tz=config.zone(), now=now_utc())
+        again += (f"; `threadbot queue {_relative(thread.draft_path)}` puts it back for the "
+                  f"time it had ({due})" if not thread.draft_path.startswith("<") else "")
+    click.echo(f"Cancelled thread {thread.id}: it stays in `threadbot list`, marked "
+               f"cancelled, and nothing of it is posted. {again}.")
 
 
 @cli.command("reschedule")
@@ -569,14 +735,42 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
 
 @cli.command("retry")
 @click.argument("thread_id", type=int, metavar="ID")
+@click.option("--now", "now", is_flag=True, help="A cancelled thread: post it now rather "
+              "than at the time it had.")
 @click.pass_context
-def retry_command(ctx: click.Context, thread_id: int) -> None:
-    """Queue a failed, missed, partial or cancelled thread again, for right away."""
+def retry_command(ctx: click.Context, thread_id: int, now: bool) -> None:
+    """Queue a failed, missed or partial thread again.
+
+    It is queued for right away. A cancelled thread comes back for the time it had,
+    if still ahead (--now posts it at once; `threadbot reschedule ID --at WHEN`
+    gives it another time).
+    """
     from .schedule import retry
 
-    thread = retry(load_config(ctx.obj["config_path"]), thread_id)
+    thread, kept = retry(load_config(ctx.obj["config_path"]), thread_id, now=now)
+    if kept is not None:
+        click.echo(f"Thread {thread.id} is queued again for {kept}, the time it had. "
+                   f"`threadbot reschedule {thread.id} --at WHEN` gives it another.")
+        return
     click.echo(f"Thread {thread.id} is queued again, for now: the daemon will post it "
                "(from where it stopped, if some posts are up).")
+
+
+@cli.command("forget")
+@click.argument("thread_id", type=int, metavar="ID")
+@click.pass_context
+def forget_command(ctx: click.Context, thread_id: int) -> None:
+    """Remove thread ID, of which nothing was posted, from the list.
+
+    For a thread that failed (e.g. X refused it as a duplicate), was missed or
+    cancelled before any post went up. A thread with posts up is kept: `threadbot
+    delete ID` takes them down.
+    """
+    from .schedule import forget
+
+    thread = forget(load_config(ctx.obj["config_path"]), thread_id)
+    click.echo(f"Forgot thread {thread.id} ({thread.status.value}, nothing of it was posted); "
+               "the draft itself is untouched.")
 
 
 @cli.command("daemon")

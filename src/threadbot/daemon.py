@@ -50,6 +50,7 @@ from .platforms.errors import (
     UncertainError,
 )
 from .publish import Event, Publisher, Stopped
+from .schedule import refresh_queued
 from .store import (
     BusyError,
     StateError,
@@ -328,6 +329,16 @@ class Daemon:
         due = max(filter(None, (thread.scheduled_at, thread.not_before)), default=now)
         if due > now + timedelta(seconds=1):
             return  # rescheduled meanwhile: the next sync sets a timer for the new time
+        try:
+            # The draft as it is now (a typo fixed after queueing is fixed in the post);
+            # once a post is up, the recorded text.
+            thread = refresh_queued(self.config, store, thread)
+        except ThreadbotError as error:
+            self._failed(store, thread_id, f"nothing was posted, as the draft fails its "
+                         f"checks at its time: {error}",
+                         hint=f"fix the draft, then `threadbot retry {thread_id}` posts it "
+                              f"now, or `threadbot reschedule {thread_id} --at WHEN`")
+            return
         needed = len(thread.posts) - thread.posted_count
         remaining, reset_at = store.account_limit(thread.account)
         if remaining is not None and reset_at is not None and reset_at > now \

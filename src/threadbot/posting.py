@@ -205,8 +205,37 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
                     path=thread.source)
             plans.append(Plan(thread=thread, account=account, resume=earlier))
             continue
+        if again and earlier is not None:
+            warn_unchanged(thread, account, earlier)
         plans.append(Plan(thread=thread, account=account))
     return plans
+
+
+def warn_reposting(config: Config, threads: list[Thread]) -> None:
+    """``post --again --dry-run``: add ``warn_unchanged``'s warning to each thread
+    whose unchanged draft its account already posted. Reads the record only if it
+    exists (a preview creates no file)."""
+    if not config.database_path().exists():
+        return
+    with open_store(config) as store:
+        for thread in threads:
+            if thread.account is not None:
+                earlier = earlier_thread(store, thread, thread.account)
+                if earlier is not None:
+                    warn_unchanged(thread, config.account(thread.account), earlier)
+
+
+def warn_unchanged(thread: Thread, account: Account, earlier: StoredThread) -> None:
+    """Posting an unchanged draft again (``--again``) on a platform that refuses a
+    text the account already posted: say so in the thread's warnings, before it is
+    refused."""
+    platform = spec(account.platform)
+    if earlier.status is ThreadStatus.POSTED and platform.refuses_duplicates:
+        thread.warnings.insert(0, (
+            f"{platform.title} refuses a post whose text account '{account.name}' already "
+            f"posted: this draft is unchanged since thread {earlier.id}, so its first post "
+            "will be refused as a duplicate and nothing will go up. Edit the text (even a "
+            "word) to post it anew."))
 
 
 def record_plan(config: Config, plan: Plan, *, again: bool = False) -> int:
@@ -588,3 +617,62 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
         results.append(Rehearsal(account=account.name, platform=account.platform,
                                  thread=done, chain_ok=chain_ok, media=media))
     return results
+
+
+def drafts_folder(config: Config) -> Path:
+    """The writer's ``drafts/`` folder: beside ``config/`` when the config is
+    ``config/threadbot.yaml`` in a writer's folder, else in the current folder."""
+    if config.path is not None and config.path.parent.name == "config":
+        return config.path.parent.parent / "drafts"
+    return Path.cwd() / "drafts"
+
+
+def slug(title: str) -> str:
+    """A file name for a title: lower-case words (letters and digits of any script)
+    joined by hyphens, at most 60 characters; ``draft`` when nothing is left."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", title).lower()
+    words = re.findall(r"[^\W_]+", text)
+    name = "-".join(words)[:60].strip("-")
+    return name or "draft"
+
+
+def new_draft(config: Config, title: str) -> Path:
+    """Create ``drafts/<slug>.md`` holding front matter with ``title`` and a note on
+    how to go on; returns its path. Never overwrites a file: when the name is taken,
+    ``<slug>-2.md``, ``<slug>-3.md``… Raises ``UsageError`` for an empty title and
+    ``DraftError`` when the folder cannot be written."""
+    import json
+
+    title = " ".join(title.split())
+    if not title:
+        raise UsageError('the title is empty. Give one, e.g. threadbot new "Why I write".')
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        # Bytes that are not UTF-8 on the command line arrive as lone surrogates.
+        raise UsageError("the title holds bytes that are not UTF-8 text. Type it again, "
+                         "or write it in the draft's front matter.") from None
+    folder = drafts_folder(config)
+    text = (f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n"
+            "<!-- Write below, in paragraphs. Notes like this one are never posted. "
+            "`threadbot preview` shows the thread; `threadbot queue` queues it. -->\n\n")
+    base = slug(title)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(1, 1000):
+            path = folder / (f"{base}.md" if number == 1 else f"{base}-{number}.md")
+            try:
+                # "x": created here or not at all, even if another process races us.
+                with path.open("x", encoding="utf-8") as out:
+                    out.write(text)
+                return path
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise DraftError(f"cannot create the draft: {error.strerror}. Check that the folder "
+                         "is writable.", path=str(folder)) from None
+    raise DraftError(f"drafts named {base}.md to {base}-999.md all exist. Choose another "
+                     "title.", path=str(folder))

@@ -1,9 +1,12 @@
 """The queue: threads waiting for their time, as a library (the CLI calls these).
 
-A draft is split when it is queued, and that text is what the daemon posts;
-everything that can be checked is checked then (lengths, images, the account
-and its keys, the time), so that the daemon does not discover at 3 a.m. what
-could have been said at 3 p.m.
+A queued draft is the writer's file, not a frozen copy. Everything that can be
+checked is checked when it is queued (lengths, images, the account and its keys,
+the time), so that the daemon does not discover at 3 a.m. what could have been
+said at 3 p.m.; and when its time comes the daemon composes and checks the draft
+again, as it is then (``refresh_queued``), so that a typo fixed after queueing
+is fixed in the post. Once a thread's first post is up (or may be), its other
+posts are the recorded ones: a half-posted thread never changes text.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import load_secrets
-from .config import Account, Config
+from .config import MAX_TEXT_BYTES, Account, Config
 from .draft import content_hash, read_draft
-from .errors import AlreadyPostedError, DraftError, UsageError
-from .posting import compose_for, draft_accounts, open_store
-from .publish import check_not_half_posted, draft_location, earlier_thread, post_rows, record
-from .store import StoredThread, ThreadStatus, now_utc
+from .errors import AlreadyPostedError, DraftError, ExitCode, ThreadbotError, UsageError
+from .posting import compose_for, draft_accounts, open_store, warn_unchanged
+from .publish import check_not_half_posted, draft_location, earlier_thread, post_rows
+from .store import PostStatus, Store, StoredThread, ThreadStatus, now_utc
+from .thread import Thread
 from .when import describe, next_slots, parse_slots, parse_when
 
 # A time a few seconds in the past is "now" (the writer typed it just now).
@@ -32,6 +36,9 @@ class Queued:
     thread: StoredThread
     updated: bool  # the draft was already queued: its entry was updated instead
     when: str  # the time in the writer's zone and in UTC, and how far off
+    # What the preview warns about (a URL's cost on X, missing alt text, resized images).
+    warnings: tuple[str, ...] = ()
+    kept_time: bool = False  # queued again without --at: it keeps the time it had
 
 
 def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
@@ -43,7 +50,12 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
     (``accounts``, else the draft's ``account:``, else the config's default), each
     split and checked for its platform and server. A draft already posted to an
     account is refused unless ``again``; nothing is queued unless every account's
-    thread passes its checks."""
+    thread passes its checks. A draft already queued for an account keeps its time
+    unless ``at`` or ``now`` is given. ``overrides`` (split settings) are kept with
+    the thread, so that the daemon composes the draft again the same way.
+
+    Raises ``UsageError`` (no time, or one in the past), ``DraftError``,
+    ``MediaError``, ``ConfigError``, ``CredentialsError``, ``AlreadyPostedError``."""
     draft = read_draft(draft_path)
     chosen = draft_accounts(config, draft, accounts or ([account] if account else None))
     threads = []
@@ -65,6 +77,8 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
                     path=thread.source)
             if not again:
                 check_not_half_posted(store, thread, target.name, None, queueing=True)
+            elif earlier is not None:
+                warn_unchanged(thread, target, earlier)
         # Every account's time first, so that one without a time queues nothing at all.
         plans = []
         for target, thread in threads:
@@ -72,11 +86,18 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
             # A draft from standard input has no path to recognise it by: never an update.
             existing = (None if location.startswith("<")
                         else store.find_queued(location, target.name))
-            when = _when(store, draft, target, existing, at=at, now=now, zone=zone,
-                         current=current)
-            plans.append((target, thread, existing, when))
-        for target, thread, existing, when in plans:
-            results.append(_record(store, thread, target, existing, when, zone, current))
+            kept = (at is None and not now and existing is not None
+                    and existing.scheduled_at is not None and existing.scheduled_at > current)
+            when = existing.scheduled_at if kept else _when(
+                store, draft, target, existing, at=at, now=now, zone=zone, current=current)
+            if kept:
+                note = _front_matter_differs(draft, existing, current, zone)
+                if note:
+                    thread.warnings.insert(0, note)
+            plans.append((target, thread, existing, when, kept))
+        for target, thread, existing, when, kept in plans:
+            results.append(_record(store, thread, target, existing, when, zone, current,
+                                   overrides, kept))
     return results
 
 
@@ -102,13 +123,28 @@ def _when(store, draft, target: Account, existing: StoredThread | None, *, at: s
 
 
 def _record(store, thread, target: Account, existing: StoredThread | None, when: datetime,
-            zone, current: datetime) -> Queued:
+            zone, current: datetime, overrides: dict, kept: bool) -> Queued:
+    options = _stored_options(thread, overrides)
+    shown = describe(when, tz=zone, now=current)
+    warnings = tuple(thread.warnings)
     if existing is not None and store.replace_queued(
             existing.id, content_hash=thread.content_hash, title=thread.title,
-            posts=post_rows(thread), scheduled_at=when, options=dict(thread.options)):
-        return Queued(store.thread(existing.id), True, describe(when, tz=zone, now=current))
-    thread_id = record(store, thread, target.name, scheduled_at=when)
-    return Queued(store.thread(thread_id), False, describe(when, tz=zone, now=current))
+            posts=post_rows(thread), scheduled_at=when, options=options):
+        return Queued(store.thread(existing.id), True, shown, warnings, kept)
+    thread_id = store.add_thread(draft_path=draft_location(thread.source),
+                                 content_hash=thread.content_hash, title=thread.title,
+                                 account=target.name, platform=thread.platform,
+                                 posts=post_rows(thread), scheduled_at=when, options=options)
+    return Queued(store.thread(thread_id), False, shown, warnings)
+
+
+def _stored_options(thread: Thread, overrides: dict | None) -> dict:
+    """The post settings kept with a queued thread, and under ``split`` the split
+    settings given on the command line (to compose the draft again the same way)."""
+    options: dict = dict(thread.options)
+    if overrides:
+        options["split"] = dict(overrides)
+    return options
 
 
 def _front_matter_time(draft, current: datetime, zone) -> datetime:
@@ -120,6 +156,22 @@ def _front_matter_time(draft, current: datetime, zone) -> datetime:
     except UsageError as error:
         raise DraftError(f"'at': {error.message}", path=draft.source,
                          line=draft.front_matter_lines.get("at")) from None
+
+
+def _front_matter_differs(draft, thread: StoredThread, current: datetime, zone) -> str | None:
+    """A sentence when the draft's ``at:`` names another time than the queued
+    thread's (which keeps its own: only --at or ``reschedule`` moves it)."""
+    if draft.front_matter.get("at") is None or thread.scheduled_at is None:
+        return None
+    try:
+        written = _front_matter_time(draft, current, zone)
+    except ThreadbotError as error:
+        return f"the draft's 'at' cannot be read ({error.message}); the thread keeps its time."
+    if abs(written - thread.scheduled_at) <= _PAST_TOLERANCE:
+        return None
+    return (f"the draft's 'at' says {describe(written, tz=zone, now=current)}, but thread "
+            f"{thread.id} keeps its time; `threadbot reschedule {thread.id} --at WHEN` (or "
+            "queue with --at) moves it.")
 
 
 def _next_free_slot(store, account: Account, zone, current: datetime,
@@ -167,18 +219,65 @@ def reschedule(config: Config, thread_id: int, at: str, *,
     return thread, describe(when, tz=zone, now=current)
 
 
-def retry(config: Config, thread_id: int, *,
-          clock: Callable[[], datetime] = now_utc) -> StoredThread:
-    """Queue a failed, missed, partial or cancelled thread again, for right away."""
+def retry(config: Config, thread_id: int, *, now: bool = False,
+          clock: Callable[[], datetime] = now_utc) -> tuple[StoredThread, str | None]:
+    """Queue a failed, missed or partial thread again, for right away; returns it and,
+    for a cancelled one brought back, its time as shown.
+
+    A cancelled thread is never posted at once unless ``now``: it keeps its time if
+    that is still ahead; otherwise an error (exit code ``WRONG_STATE``) names
+    ``reschedule`` (and ``retry --now``)."""
+    current = clock()
     with open_store(config) as store:
-        return store.schedule(thread_id, clock(), allowed=(
+        thread = store.thread(thread_id)
+        if thread.status is ThreadStatus.CANCELLED and not now:
+            if thread.scheduled_at is None or thread.scheduled_at <= current:
+                due = (f" (it was due "
+                       f"{describe(thread.scheduled_at, tz=config.zone(), now=current)})"
+                       if thread.scheduled_at else "")
+                raise _WrongState(
+                    f"thread {thread_id} is cancelled and has no time to come{due}. "
+                    f"`threadbot reschedule {thread_id} --at WHEN` queues it for a new time; "
+                    f"`threadbot retry {thread_id} --now` posts it as soon as the daemon runs.")
+            kept = store.schedule(thread_id, thread.scheduled_at,
+                                  allowed=(ThreadStatus.CANCELLED,))
+            return kept, describe(thread.scheduled_at, tz=config.zone(), now=current)
+        return store.schedule(thread_id, current, allowed=(
             ThreadStatus.FAILED, ThreadStatus.MISSED, ThreadStatus.PARTIAL,
-            ThreadStatus.CANCELLED))
+            ThreadStatus.CANCELLED)), None
 
 
 def cancel(config: Config, thread_id: int) -> StoredThread:
+    """Take thread ``thread_id`` out of the queue (it stays listed, cancelled, with
+    its time kept). Raises ``StateError`` for a thread posted, being posted or
+    already cancelled."""
     with open_store(config) as store:
         return store.cancel(thread_id)
+
+
+def forget(config: Config, thread_id: int) -> StoredThread:
+    """Remove a thread none of whose posts went up from the record (e.g. one X
+    refused as a duplicate); returns it as it was. Raises ``StateError`` for a
+    queued thread (cancel it first) or one with any post up (use ``delete``)."""
+    with open_store(config) as store:
+        thread = store.thread(thread_id)
+        up = sum(1 for p in thread.posts if p.status is not PostStatus.PENDING or p.remote_id)
+        if up:
+            raise _WrongState(
+                f"thread {thread_id} has {up} post{'s' if up > 1 else ''} up (or sent), so "
+                "its record is kept: it is what stops the same posts going out twice. "
+                f"`threadbot delete {thread_id}` takes the posts down.")
+        if thread.status in (ThreadStatus.QUEUED, ThreadStatus.POSTING):
+            raise _WrongState(
+                f"thread {thread_id} is {thread.status.value}. `threadbot cancel {thread_id}` "
+                f"first, then `threadbot forget {thread_id}`.")
+        return store.forget(thread_id)
+
+
+class _WrongState(ThreadbotError):
+    """The thread's state does not allow it; the message says what does."""
+
+    exit_code = ExitCode.WRONG_STATE
 
 
 def draft_changed(thread: StoredThread) -> bool:
@@ -187,7 +286,101 @@ def draft_changed(thread: StoredThread) -> bool:
         return False
     path = Path(thread.draft_path)
     try:
+        # Only a regular file of a draft's size is read (a FIFO would block the daemon):
+        # anything else counts as changed, and composing it says what is wrong.
+        if not path.is_file() or path.stat().st_size > MAX_TEXT_BYTES:
+            return True
         data = path.read_bytes()
     except OSError:
         return True
     return content_hash(data.decode("utf-8", "replace")) != thread.content_hash
+
+
+def _started(thread: StoredThread) -> bool:
+    """A post of it is up, or may be (sent, no answer), or was taken down."""
+    return any(p.status is not PostStatus.PENDING or p.remote_id for p in thread.posts)
+
+
+def compose_queued(config: Config, thread: StoredThread, *, fetch: bool = True) -> Thread:
+    """Thread ``thread``'s draft as it is now, composed for its account with the split
+    settings it was queued with, and checked. Raises ``DraftError`` when the draft is
+    gone or malformed, ``MediaError`` for an image problem, ``ConfigError`` when its
+    account left the config."""
+    path = Path(thread.draft_path)
+    if not path.exists():
+        raise DraftError(f"the draft is gone: {thread.draft_path} was deleted or moved since "
+                         f"thread {thread.id} was queued. Put it back, or `threadbot cancel "
+                         f"{thread.id}`.")
+    if not path.is_file():
+        raise DraftError(f"{thread.draft_path} is no longer a regular file (a folder, pipe or "
+                         "device took its place), so it is not read. Put the draft back, or "
+                         f"`threadbot cancel {thread.id}`.")
+    draft = read_draft(path)
+    account = config.account(thread.account)
+    overrides = thread.options.get("split") or {}
+    composed = compose_for(config, draft, account, fetch=fetch, **overrides)
+    composed.check()
+    return composed
+
+
+def refresh_queued(config: Config, store: Store, thread: StoredThread) -> StoredThread:
+    """The queued thread as the daemon is to post it: its draft composed and checked
+    as it is now, and recorded in place of the posts split when it was queued (its
+    time and status kept). A thread read from standard input, with any post up
+    (or sent), or whose draft is unchanged since, is returned as recorded. Raises
+    what ``compose_queued`` raises; the record is then unchanged."""
+    if (thread.draft_path.startswith("<") or thread.status is not ThreadStatus.QUEUED
+            or _started(thread) or not draft_changed(thread)):
+        # Unchanged since it was split and checked: the recorded posts are the draft's
+        # (an image gone since is reported when it is uploaded).
+        return thread
+    composed = compose_queued(config, thread)
+    rows = post_rows(composed)
+    options = _stored_options(composed, thread.options.get("split"))
+    if (rows != [(p.text, p.media) for p in thread.posts]
+            or composed.content_hash != thread.content_hash
+            or composed.title != thread.title or options != thread.options):
+        store.refresh_posts(thread.id, content_hash=composed.content_hash,
+                            title=composed.title, posts=rows, options=options)
+    return store.thread(thread.id)
+
+
+def draft_change(config: Config, thread: StoredThread) -> str | None:
+    """What changed in a queued thread's draft since it was queued, as a sentence
+    (``None`` when nothing did, or the thread is not waiting unstarted): the post
+    count now and then (``7 posts, was 6``), or why the draft would fail its checks
+    at its time. Reads no network and writes nothing."""
+    if (thread.status is not ThreadStatus.QUEUED or thread.draft_path.startswith("<")
+            or _started(thread) or not draft_changed(thread)):
+        return None
+    try:
+        composed = compose_queued(config, thread, fetch=False)
+    except ThreadbotError as error:
+        return (f"the draft changed since it was queued and no longer passes its checks: "
+                f"{error} If it is not fixed by its time, the thread fails and nothing is "
+                "posted.")
+    moved = None
+    if thread.scheduled_at is not None:
+        try:
+            moved = _front_matter_differs(read_draft(thread.draft_path), thread, now_utc(),
+                                          config.zone())
+        except ThreadbotError:
+            moved = None
+    now, was = len(composed.posts), len(thread.posts)
+    if now != was:
+        what = f"{now} post{'s' if now != 1 else ''}, was {was}"
+    else:
+        edited = sum(1 for new, old in zip(composed.posts, thread.posts, strict=True)
+                     if new.text != old.text)
+        what = (f"{edited} of {now} posts edited" if edited else
+                f"same {now} post{'s' if now != 1 else ''}, same text")
+    return (f"the draft changed since it was queued ({what}); the daemon posts it as it is "
+            f"at its time.{' Note: ' + moved if moved else ''}")
+
+
+def siblings(config: Config, thread: StoredThread) -> list[StoredThread]:
+    """The other accounts' queued threads of the same draft file."""
+    if thread.draft_path.startswith("<"):
+        return []
+    with open_store(config) as store:
+        return [t for t in store.queued_for_draft(thread.draft_path) if t.id != thread.id]

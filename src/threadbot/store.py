@@ -458,6 +458,50 @@ class Store:
                         json.dumps(options or {}), _iso(now_utc()), thread_id))
         return True
 
+    def refresh_posts(self, thread_id: int, *, content_hash: str, title: str | None,
+                      posts: list[tuple[str, list[dict]]], options: dict) -> bool:
+        """Replace a queued thread's posts with the draft as it is now, keeping its
+        status and time. False (and nothing changed) once any post is up or may be
+        (``sending``), or the thread is no longer queued: a thread whose first post
+        is up never changes text."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            started = db.execute("SELECT COUNT(*) FROM posts WHERE thread_id = ? AND status "
+                                 "!= ?", (thread_id, PostStatus.PENDING.value)).fetchone()[0]
+            if row is None or row["status"] != ThreadStatus.QUEUED.value or started:
+                return False
+            db.execute("DELETE FROM posts WHERE thread_id = ?", (thread_id,))
+            self._insert_posts(db, thread_id, posts)
+            db.execute("UPDATE threads SET content_hash = ?, title = ?, options = ?, "
+                       "updated_at = ? WHERE id = ?",
+                       (content_hash, title, json.dumps(options), _iso(now_utc()), thread_id))
+        return True
+
+    def forget(self, thread_id: int) -> StoredThread:
+        """Remove a thread none of whose posts ever went up (or may have) from the
+        record; returns it as it was. Raises ``StateError`` for a thread being posted
+        or with any post up, sending or taken down (its record is what `delete` and
+        the never-twice check need)."""
+        with self.transaction() as db:
+            status = self._status(db, thread_id)
+            touched = db.execute("SELECT COUNT(*) FROM posts WHERE thread_id = ? AND "
+                                 "(status != ? OR remote_id IS NOT NULL)",
+                                 (thread_id, PostStatus.PENDING.value)).fetchone()[0]
+            if touched or status not in (ThreadStatus.FAILED, ThreadStatus.MISSED,
+                                         ThreadStatus.CANCELLED, ThreadStatus.PENDING):
+                raise StateError(thread_id, status, "forgotten")
+            thread = self.thread(thread_id)
+            db.execute("DELETE FROM posts WHERE thread_id = ?", (thread_id,))
+            db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
+        return thread
+
+    def queued_for_draft(self, draft_path: str) -> list[StoredThread]:
+        """This draft file's threads waiting in the queue, one per account."""
+        ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM threads WHERE draft_path = ? AND status = ? ORDER BY id",
+            (draft_path, ThreadStatus.QUEUED.value))]
+        return [self.thread(i) for i in ids]
+
     @staticmethod
     def _status(db: sqlite3.Connection, thread_id: int) -> ThreadStatus:
         row = db.execute("SELECT status FROM threads WHERE id = ?", (thread_id,)).fetchone()
@@ -488,7 +532,9 @@ class Store:
             if status not in (ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,
                               ThreadStatus.PARTIAL, ThreadStatus.PENDING):
                 raise StateError(thread_id, status, "cancelled")
-            db.execute("UPDATE threads SET status = ?, updated_at = ? WHERE id = ?",
+            # The note said why it waited ("trying again at ..."): not true any more.
+            db.execute("UPDATE threads SET status = ?, note = NULL, not_before = NULL, "
+                       "claimed_by = NULL, updated_at = ? WHERE id = ?",
                        (ThreadStatus.CANCELLED.value, _iso(now_utc()), thread_id))
         return self.thread(thread_id)
 

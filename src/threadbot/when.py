@@ -26,13 +26,23 @@ Accepted time expressions (:func:`parse_when`; case does not matter):
   come before the time, and the day may follow it: ``9:30pm tomorrow``);
 * a weekday, ``monday 09:00`` or ``mon 09:00``: the next such day and time
   strictly after now (today if that time is still ahead, else a week on);
+  ``next friday 9am``: the first Friday after today (never today);
+* a day of a month, ``1 dec 09:00``, ``dec 1 9am``, ``1 December 2026 09:00``,
+  ``1st dec``: without a year, its next occurrence strictly after now; a weekday
+  beside a date must agree with it (``Tue 1 Dec 2026 09:00``, as :func:`describe`
+  writes it);
 * a bare time, ``09:00`` or ``9:30pm``: its next occurrence strictly after now;
+  ``noon`` is 12:00 and ``midnight`` 00:00, wherever a time may be;
 * a delay, ``+2h``, ``+30m``, ``+1d``, ``+90s``, ``+1h30m``, ``+1w``, or
   ``in 2 hours``, ``in 1 hour 30 minutes``. ``m`` is minutes. Days and weeks are
   elapsed time (``+1d`` is exactly 24 hours later, even across a DST change).
 
-``today`` and an explicit date may give a time in the past; callers that need a
-future time check it (and :func:`describe` says "... ago").
+``today``, ``yesterday`` and an explicit date may give a time in the past;
+callers that need a future time check it (and :func:`describe` says "... ago").
+``yesterday`` or ``last friday`` without a time, and any time more than ten years
+before now, are refused as being in the past; a time more than ten years ahead
+is refused as too far (this also keeps every instant inside the calendar that
+Python's datetime can hold, years 1 to 9999 in every zone).
 """
 
 from __future__ import annotations
@@ -82,16 +92,32 @@ for _names, _seconds in (
 # Words a time expression may hold; a word close to one of these gets a "did you mean".
 # A delay holds only units, so that "huors" suggests "hours", not "thurs".
 _UNIT_WORDS = sorted({"and", *(name for name in _UNIT_SECONDS if len(name) > 2)})
-_VOCABULARY = sorted({"now", "today", "tomorrow", "at", "in", "am", "pm", *_WEEKDAYS,
-                      *_UNIT_WORDS})
+_MONTH_NUMBERS: dict[str, int] = {}
+for _number, _name in enumerate(("january", "february", "march", "april", "may", "june", "july",
+                                 "august", "september", "october", "november", "december"),
+                                start=1):
+    _MONTH_NUMBERS[_name] = _MONTH_NUMBERS[_name[:3]] = _number
+_MONTH_NUMBERS["sept"] = 9
+_NAMED_TIMES = {"noon": time(12, 0), "midday": time(12, 0), "midnight": time(0, 0)}
+_VOCABULARY = sorted({"now", "today", "tomorrow", "yesterday", "next", "last", "at", "in",
+                      "am", "pm", "on", *_WEEKDAYS, *_UNIT_WORDS, *_MONTH_NUMBERS,
+                      *_NAMED_TIMES})
 
-_FORMS = ("Use 2026-12-01 09:00, tomorrow 09:00, mon 9:30am, 18:30, +2h, in 90 minutes "
-          "or an ISO 8601 time such as 2026-12-01T09:00+01:00.")
+_FORMS = ("Use 2026-12-01 09:00, tomorrow 09:00, next friday 9am, 1 dec 09:00, 18:30, noon, "
+          "+2h, in 90 minutes or an ISO 8601 time such as 2026-12-01T09:00+01:00.")
+
+# Further than this either way, a time is refused (see the module docstring).
+_HORIZON = timedelta(days=10 * 366)
 
 _TIME_24 = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _TIME_12 = re.compile(r"(\d{1,2})(?::(\d{2}))?(am|pm)")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DELAY_PART = re.compile(r"(\d+)\s*([a-z]+)")
+_MONTH_WORD = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
+# "1 dec", "1st december 2026", "dec 1", "december 1st, 2026" (the year optional).
+_DAY_MONTH = re.compile(
+    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_WORD})\.?|({_MONTH_WORD})\.?\s+(\d{{1,2}})"
+    rf"(?:st|nd|rd|th)?\b,?)(?:\s+(\d{{4}})\b)?(?!\s*:)")
 _DELAY_GLUE = re.compile(r"[\s,]+|\band\b")
 
 
@@ -203,7 +229,8 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     ``now`` is the current time (aware); ``tz`` is the zone for times written
     without an offset. The accepted forms and the DST rules are in the module
     docstring. Raises :class:`UsageError`, listing the accepted forms, when
-    ``text`` cannot be read.
+    ``text`` cannot be read, and saying so when it is in the past beyond
+    recall (``yesterday``) or more than ten years away.
     """
     _require_aware(now, "now")
     now = now.astimezone(UTC)
@@ -211,6 +238,36 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     low = raw.lower()
     if not low:
         raise UsageError(f"No time given. {_FORMS}")
+    try:
+        instant = _parse_when(raw, low, now, tz)
+    except (OverflowError, ValueError) as error:
+        if isinstance(error, UsageError):
+            raise
+        # Beyond year 1 or 9999 once moved to UTC or the zone: far either way.
+        year = _DATE.match(low)
+        if year is not None and int(year[1]) < now.year:
+            raise UsageError(f"{raw!r} is in the past, at the start of the calendar. Give a "
+                             "time to come, e.g. --at 'tomorrow 09:00' or --at +2h.") from None
+        raise UsageError(f"{raw!r} is more than ten years away, at the end of the calendar. "
+                         "Give a nearer time, e.g. --at 'tomorrow 09:00'.") from None
+    return _within_horizon(instant, raw, now)
+
+
+def _within_horizon(instant: datetime, raw: str, now: datetime) -> datetime:
+    if instant - now > _HORIZON:
+        raise UsageError(f"{raw!r} is more than ten years away. Give a nearer time.")
+    if now - instant > _HORIZON:
+        raise UsageError(f"{raw!r} is in the past, more than ten years ago. Give a time to "
+                         "come, e.g. --at 'tomorrow 09:00' or --at +2h.")
+    return instant
+
+
+def _in_the_past(raw: str) -> UsageError:
+    return UsageError(f"{raw!r} is in the past. Give a time to come, e.g. --at 'tomorrow "
+                      "09:00' or --at +2h (or --now to post as soon as the daemon runs).")
+
+
+def _parse_when(raw: str, low: str, now: datetime, tz: ZoneInfo) -> datetime:
     if low == "now":
         return now
 
@@ -235,20 +292,46 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
                     return parsed.astimezone(UTC)
                 return to_utc(parsed, tz)
 
+    local_now = now.astimezone(tz)
+    today = local_now.date()
+
+    # A day of a month ("1 dec", "dec 1st, 2026"), read first: its number is no time.
+    day_of_month: tuple[int, int, int | None] | None = None
+    if found := _DAY_MONTH.search(low):
+        number = int(found[1] or found[4])
+        month = _MONTH_NUMBERS[found[2] or found[3]]
+        year = int(found[5]) if found[5] else None
+        try:
+            date(year or 2024, month, number)  # 2024: a leap year, so 29 feb is a day
+        except ValueError:
+            raise UsageError(f"{found[0].strip()!r} in {raw!r} is not a date: that month has "
+                             f"no day {number}.") from None
+        day_of_month = (year or 0, month, number)
+        low = f"{low[:found.start()]} {low[found.end():]}"
+
     # Words: an optional day (date, today, tomorrow, weekday), "at", and a time.
     tokens = low.replace(" am", "am").replace(" pm", "pm").split()
-    day: str | date | int | None = None
+    day: str | date | int | tuple | None = day_of_month
     clock: time | None = None
-    for token in tokens:
-        if token == "at":
+    after: str | None = None  # "next" or "last", before a weekday
+    named: int | None = None  # a weekday written beside a date
+    for index, token in enumerate(tokens):
+        if token in ("at", "on"):
             continue
-        if (parsed_clock := _parse_clock(token, raw)) is not None:
+        if token in ("next", "last"):
+            if index + 1 < len(tokens) and tokens[index + 1] in _WEEKDAYS:
+                after = token
+                continue
+            raise _cannot_read(raw, f" Write '{token}' before a weekday, e.g. 'next friday "
+                                    "09:00'." if token == "next" else "")
+        parsed_clock = _NAMED_TIMES.get(token) or _parse_clock(token, raw)
+        if parsed_clock is not None:
             if clock is not None:
                 raise _cannot_read(raw, " It holds two times.")
             clock = parsed_clock
             continue
-        parsed_day: str | date | int | None = _parse_date(token, raw)
-        if parsed_day is None and token in ("today", "tomorrow"):
+        parsed_day: str | date | int | tuple | None = _parse_date(token, raw)
+        if parsed_day is None and token in ("today", "tomorrow", "yesterday"):
             parsed_day = token
         if parsed_day is None and token in _WEEKDAYS:
             parsed_day = _WEEKDAYS[token]
@@ -260,14 +343,59 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
                 raise _cannot_read(raw, f" For a delay from now, write +{token}.")
             raise _cannot_read(raw, _spelling_hint(tokens))
         if day is not None:
-            raise _cannot_read(raw, " It names two days.")
+            # "Tue 1 Dec 2026 09:00", as `describe` writes it: a weekday with a date is
+            # checked against it.
+            pair = (day, parsed_day)
+            weekday = next((d for d in pair if isinstance(d, int)), None)
+            dated = next((d for d in pair if isinstance(d, date | tuple)), None)
+            if weekday is None or dated is None or named is not None or after is not None:
+                raise _cannot_read(raw, " It names two days.")
+            named, day = weekday, dated
+            continue
         day = parsed_day
+    if day == "yesterday" or after == "last":
+        if clock is None:
+            raise _in_the_past(raw)
     if clock is None:
         raise _cannot_read(raw, " Add a time of day, e.g. 'tomorrow 09:00'."
                            if day is not None else _spelling_hint(tokens))
 
-    local_now = now.astimezone(tz)
-    today = local_now.date()
+    instant = _on_day(day, after, clock, today, now, tz)
+    if named is not None and instant.astimezone(tz).weekday() != named:
+        local = instant.astimezone(tz)
+        raise UsageError(f"{raw!r} names a {_LONG_DAY_NAMES[named].title()}, but "
+                         f"{_date_text(local)} is a {_LONG_DAY_NAMES[local.weekday()].title()}."
+                         " Give the date or the weekday alone, or make them agree.")
+    return instant
+
+
+def _on_day(day, after: str | None, clock: time, today: date, now: datetime,
+            tz: ZoneInfo) -> datetime:
+    """The instant of ``clock`` on the day a time expression names (see
+    ``_parse_when``): ``next``/``last`` a weekday, a day of a month, a weekday or
+    none (the next such time), ``today``, ``tomorrow``, ``yesterday`` or a date."""
+    if after == "last":
+        assert isinstance(day, int)
+        back = (today.weekday() - day) % 7 or 7
+        return to_utc(datetime.combine(today - timedelta(days=back), clock), tz)
+    if after == "next":
+        assert isinstance(day, int)
+        ahead = (day - today.weekday()) % 7 or 7
+        return to_utc(datetime.combine(today + timedelta(days=ahead), clock), tz)
+    if isinstance(day, tuple):
+        year, month, number = day
+        if year:
+            return to_utc(datetime.combine(date(year, month, number), clock), tz)
+        # Without a year: the next such day strictly after now (29 feb: the next leap year).
+        for candidate_year in range(today.year, today.year + 9):
+            try:
+                candidate = date(candidate_year, month, number)
+            except ValueError:
+                continue
+            instant = to_utc(datetime.combine(candidate, clock), tz)
+            if instant > now:
+                return instant
+        raise AssertionError("unreachable: a day of a month recurs within eight years")
     if day is None or isinstance(day, int):
         # The next matching wall-clock time strictly after now. Checking eight
         # days covers a weekday a week on, plus a day whose time fell in a gap.
@@ -283,6 +411,8 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
         on = today
     elif day == "tomorrow":
         on = today + timedelta(days=1)
+    elif day == "yesterday":
+        on = today - timedelta(days=1)
     else:
         assert isinstance(day, date)
         on = day
