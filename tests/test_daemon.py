@@ -44,7 +44,11 @@ from threadbot.when import describe
 DAEMON = [sys.executable, "-m", "threadbot", "daemon"]
 FAST_POSTING = "  pause_seconds: 0\n  backoff_seconds: 0.01\n  timeout_seconds: 5\n"
 USER = "threadbot_test"  # the fake server's first account
-ON_TIME = 1.5  # seconds: how late after its time a thread's first post may reach X
+# Seconds a thread's first post may reach X after its time. Never early is the rule
+# checked exactly; lateness depends on the machine's load (CI runs the suite on every
+# core), so this bound only catches a thread left behind (e.g. for a later sync or a
+# stalled worker). The delays are printed for the record, not timed here.
+ON_TIME = 10.0
 
 # The on-time delays seen (thread's time -> first post at the server), for the report.
 DELAYS: list[float] = []
