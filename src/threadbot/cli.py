@@ -61,7 +61,7 @@ def _overrides(options: dict) -> dict:
 @click.version_option(__version__, "--version", prog_name="threadbot")
 @click.option("--config", "config_path", metavar="PATH", envvar=None,
               help="Config file (else $THREADBOT_CONFIG, else config/threadbot.yaml "
-                   "here, else defaults).")
+                   "here or in the nearest folder above, else defaults).")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """threadbot: turn long-form drafts into threads.
