@@ -16,9 +16,12 @@ DRAFT = ("---\nbreak: paragraph\n---\nFirst paragraph of a short thought.\n\n"
          "A second paragraph, to make two posts.\n")
 
 
-def listing(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every file and folder below ``folder``, with its size and modification time."""
-    return {str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+def listing(folder: Path) -> dict[str, tuple[int, int] | None]:
+    """Every file and folder below ``folder``, with each file's size and modification
+    time (a folder's own time changes when SQLite's WAL files come and go while a
+    database is read; they are gone again once it is closed)."""
+    return {str(path.relative_to(folder)):
+            None if path.is_dir() else (path.stat().st_size, path.stat().st_mtime_ns)
             for path in sorted(folder.rglob("*"))}
 
 
@@ -99,3 +102,157 @@ def test_config_errors_name_the_file_found_up_the_tree(capsys, isolated):
     assert result.code == ExitCode.CONFIG
     assert f"{isolated / 'config' / 'threadbot.yaml'}:1:" in result.err
     assert "Did you mean 'platform'?" in result.err
+
+
+def writers_folder(folder: Path) -> None:
+    assert run_cli_quiet("init", str(folder)) == 0
+    (folder / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+
+
+def run_cli_quiet(*args: str) -> int:
+    from threadbot.cli import main
+
+    return main(list(args))
+
+
+READ_ONLY = [
+    ("list",), ("list", "--json"), ("show", "1"), ("show", "1", "--json"),
+    ("preview", "drafts/d.md"), ("preview", "drafts/d.md", "--json"), ("accounts",),
+    ("slots",), ("where",), ("where", "--json"), ("--help",), ("list", "--help"),
+    ("post", "drafts/d.md", "--dry-run"),
+]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
+def test_commands_that_only_read_create_no_file(capsys, isolated, args):
+    writers_folder(isolated)
+    (isolated / "config" / "threadbot.yaml").write_text(
+        'accounts:\n  me:\n    platform: x\n    slots: ["mon-fri 09:00"]\n',
+        encoding="utf-8")
+    capsys.readouterr()
+    before = listing(isolated)
+    result = run_cli(capsys, *args)
+    assert result.code in (0, ExitCode.NOT_FOUND), result.err
+    assert listing(isolated) == before
+    # From drafts/ too, where the stray database used to appear.
+    os.chdir(isolated / "drafts")
+    moved = [("../" + a if a.startswith("drafts/") else a) for a in args]
+    result = run_cli(capsys, *moved)
+    assert result.code in (0, ExitCode.NOT_FOUND), result.err
+    assert listing(isolated) == before
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
+def test_commands_that_only_read_leave_an_existing_record_untouched(capsys, writer, args):
+    (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+    assert run_cli(capsys, "post", "drafts/d.md", "--yes").code == 0
+    before = listing(writer)
+    database = (writer / "config" / "threadbot.db").read_bytes()
+    result = run_cli(capsys, *args)
+    assert result.code == 0, result.err
+    assert listing(writer) == before
+    assert (writer / "config" / "threadbot.db").read_bytes() == database
+
+
+def test_list_in_an_empty_folder_says_so_and_creates_nothing(capsys, isolated):
+    result = run_cli(capsys, "list")
+    assert result.code == 0
+    assert "No threads yet" in result.out
+    shown = run_cli(capsys, "show", "3")
+    assert shown.code == ExitCode.NOT_FOUND
+    assert "there is no thread 3" in shown.err
+    assert os.listdir(isolated) == []
+
+
+def test_a_record_from_an_older_threadbot_is_read_without_being_changed(capsys, isolated):
+    import sqlite3
+
+    from threadbot.store import m001_initial, m002_queue
+
+    (isolated / "config").mkdir()
+    (isolated / "config" / "threadbot.yaml").write_text("platform: x\n")
+    path = isolated / "config" / "threadbot.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for migration in (m001_initial, m002_queue):
+        migration(db)
+        db.execute("INSERT INTO migrations VALUES (?, '2026-01-01T00:00:00+00:00')",
+                   (migration.__name__,))
+    db.execute("INSERT INTO threads (draft_path, content_hash, title, account, platform, "
+               "status, created_at, updated_at) VALUES (?, 'h', NULL, 'default', 'x', "
+               "'failed', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+               (str(isolated / "drafts" / "old.md"),))
+    db.commit()
+    db.close()
+    before = listing(isolated)
+    data = path.read_bytes()
+    result = run_cli(capsys, "list")
+    assert result.code == 0, result.err
+    assert "drafts/old.md" in result.out
+    assert listing(isolated) == before and path.read_bytes() == data
+
+
+def test_where_names_config_record_env_files_accounts_and_daemon(capsys, writer):
+    (writer / ".env").write_text("X_API_KEY=not-read\n")
+    os.chdir(writer / "drafts")
+    result = run_cli(capsys, "where")
+    assert result.code == 0, result.err
+    out = result.out
+    assert f"Writer's folder: {writer}\n" in out
+    assert f"{writer / 'config' / 'threadbot.yaml'}" in out
+    assert f"found in {writer}, the nearest folder above" in out
+    assert f"{writer / 'config' / 'threadbot.db'}" in out and "not created yet" in out
+    assert f"Keys from: {writer / 'config' / '.env'} and the environment" in out
+    assert f"Ignored:   {writer / '.env'}" in out
+    assert "main (default)  X" in out and "keys set" in out
+    assert "Daemon:    not running" in out
+    # Secrets never appear, only the names of the variables that hold them.
+    for line in (writer / "config" / ".env").read_text().splitlines():
+        assert line.split("=", 1)[1] not in out
+    assert "not-read" not in out
+
+
+def test_where_json_and_the_daemon_state(capsys, writer, monkeypatch):
+    import subprocess
+    import sys
+
+    from threadbot.store import Store, process_owner
+
+    (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+    assert run_cli(capsys, "post", "drafts/d.md", "--yes").code == 0
+    database = writer / "config" / "threadbot.db"
+    with Store(database) as store:  # registered as a daemon registers itself
+        assert store.acquire_daemon(process_owner("daemon")) is None
+    data = json.loads(run_cli(capsys, "where", "--json").out)
+    assert data["config"] == {"path": str(writer / "config" / "threadbot.yaml"),
+                              "found_by": "search", "why": "found in this folder"}
+    assert data["database"]["exists"] is True and data["database"]["threads"] == 1
+    assert [e["read"] for e in data["env_files"]] == [True, False]
+    assert data["accounts"] == [{"name": "main", "platform": "x",
+                                 "api_base_url": data["accounts"][0]["api_base_url"],
+                                 "default": True, "keys_set": True, "missing": []}]
+    assert data["daemon"]["running"] is True and data["daemon"]["pid"] == os.getpid()
+    text = run_cli(capsys, "where").out
+    assert f"Daemon:    running, pid {os.getpid()} on " in text and "since" in text
+    # A daemon whose process is gone is not running, and where says so.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    owner = process_owner("daemon").rsplit(":", 2)[0] + f":{gone.stdout.strip()}:daemon"
+    with Store(database) as store:
+        store.release_daemon(process_owner("daemon"))
+        assert store.acquire_daemon(owner) is None
+    data = json.loads(run_cli(capsys, "where", "--json").out)
+    assert data["daemon"]["running"] is False
+    assert "stopped without signing off" in run_cli(capsys, "where").out
+    monkeypatch.setenv("THREADBOT_DB", str(writer / "elsewhere.db"))
+    data = json.loads(run_cli(capsys, "where", "--json").out)
+    assert data["database"] == {"path": str(writer / "elsewhere.db"), "exists": False,
+                                "why": "named by $THREADBOT_DB", "threads": 0}
+
+
+def test_where_without_any_config(capsys, isolated):
+    result = run_cli(capsys, "where")
+    assert result.code == 0
+    assert "no writer's folder found" in result.out and "`threadbot init`" in result.out
+    assert f"{isolated / 'threadbot.db'}" in result.out
+    assert os.listdir(isolated) == []

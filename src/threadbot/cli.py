@@ -687,6 +687,69 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     click.echo(f"Next: `threadbot preview DRAFT --account {name}`.")
 
 
+@cli.command("where", short_help="Show the folder, config, record, keys and daemon in use.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema in the "
+              "README).")
+@click.pass_context
+def where_command(ctx: click.Context, as_json: bool) -> None:
+    """Show what threadbot uses from here: the writer's folder, the config file and
+    why it was chosen, the database (the record), each .env file and whether it is
+    read, the accounts (never their keys) and whether the daemon runs. Creates no
+    file."""
+    from .location import ago, locate
+
+    config = load_config(ctx.obj["config_path"])
+    found = locate(config)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+        return
+    zone = config.zone()
+    if found.config_path is not None:
+        click.echo(f"Writer's folder: {found.writer_folder}")
+    else:
+        click.echo(f"Folder:    {found.writer_folder} (no writer's folder found; this one "
+                   "is used)")
+    if found.config_path is not None:
+        click.echo(f"Config:    {found.config_path}\n           ({found.config_why})")
+    else:
+        click.echo(f"Config:    none ({found.config_why.removeprefix('none found: ')}). "
+                   "`threadbot init` lays out a writer's folder.")
+    if found.database_exists:
+        count = found.threads
+        state = f"{count} thread{'s' if count != 1 else ''} recorded"
+    else:
+        state = "not created yet: the first post or queue creates it"
+    click.echo(f"Database:  {found.database}\n           ({found.database_why}; {state})")
+    for env in found.env_files:
+        if env.read:
+            there = "" if env.exists else " (no such file yet)"
+            click.echo(f"Keys from: {env.path}{there} and the environment")
+        elif env.exists:
+            click.echo(f"Ignored:   {env.path}\n           ({env.why}; move its lines there)")
+    click.echo("Accounts:")
+    width = max(len(a.name) for a in found.accounts)
+    from .platforms import shown_url, spec
+
+    for account in found.accounts:
+        default = " (default)" if account.default else ""
+        keys = ("keys set" if not account.missing
+                else f"missing {', '.join(account.missing)}")
+        click.echo(f"  {account.name:<{width}}{default}  {spec(account.platform).title}  "
+                   f"{shown_url(account.api_base_url)}  {keys}")
+    record = found.daemon
+    if found.daemon_running and record is not None:
+        since = record.started_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+        click.echo(f"Daemon:    running, pid {record.pid} on {record.host}, since {since} "
+                   f"(last sign of life {ago(record.heartbeat_at)} ago)")
+    elif record is not None:
+        click.echo(f"Daemon:    not running (pid {record.pid} on {record.host} stopped without "
+                   f"signing off, last seen {ago(record.heartbeat_at)} ago). `threadbot "
+                   "daemon` starts one.")
+    else:
+        click.echo("Daemon:    not running. `threadbot daemon` starts one (queued threads "
+                   "wait until then).")
+
+
 @cli.command("init")
 @click.argument("directory", default=".", metavar="[DIR]")
 def init_command(directory: str) -> None:

@@ -76,8 +76,10 @@ def draft_account(config: Config, draft: Draft, name: str | None) -> Account:
     return draft_accounts(config, draft, [name] if name else None)[0]
 
 
-def open_store(config: Config) -> Store:
-    return Store(config.database_path())
+def open_store(config: Config, *, read_only: bool = False) -> Store:
+    """The config's database; ``read_only`` for commands that only read, which never
+    create it (see ``Store``)."""
+    return Store(config.database_path(), read_only=read_only)
 
 
 def account_limits(config: Config, account: Account, *, fetch: bool = True,
@@ -95,7 +97,7 @@ def account_limits(config: Config, account: Account, *, fetch: bool = True,
         return platform.default_limits
     if not fetch and not config.database_path().exists():
         return None
-    with open_store(config) as store:
+    with open_store(config, read_only=not fetch) as store:
         cached = store.platform_limits(account.name, account.api_base_url)
         fresh = cached is not None and now_utc() - cached[1] < LIMITS_MAX_AGE
         if cached is not None and (fresh or not fetch) and not refresh:
@@ -334,12 +336,12 @@ def refused_advice(thread: StoredThread) -> str:
 
 
 def list_threads(config: Config) -> list[StoredThread]:
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return store.threads()
 
 
 def get_thread(config: Config, thread_id: int) -> StoredThread:
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return store.thread(thread_id)
 
 

@@ -146,7 +146,7 @@ def free_slots(config: Config, account: str | None = None, count: int = 5, *,
     chosen = config.account(account)
     if not chosen.slots:
         return chosen, []
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         taken = set(store.scheduled_times(chosen.name))
     return chosen, next_slots(parse_slots(list(chosen.slots)), tz=config.zone(), after=clock(),
                               taken=taken, count=count)
