@@ -6,8 +6,10 @@ result. Errors are turned into messages and exit codes in one place, ``main``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import sys
 
 import click
@@ -15,7 +17,7 @@ import click
 from . import __version__
 from .config import load_config
 from .counting import PLATFORMS
-from .errors import ExitCode, MediaError, ThreadbotError, UsageError
+from .errors import ExitCode, MediaError, NoTerminalError, ThreadbotError, WrongStateError
 from .scaffold import init_folder
 
 
@@ -57,7 +59,34 @@ def _overrides(options: dict) -> dict:
             if value is not None}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(])")
+
+
+def _summary(help_text: str) -> str:
+    """A command's one-line summary for ``threadbot --help``: the first sentence of its
+    help, whole (click would cut the first line at a fixed width, mid-sentence)."""
+    paragraph = " ".join(inspect.cleandoc(help_text).split("\n\n")[0].split())
+    return _SENTENCE_END.split(paragraph, maxsplit=1)[0]
+
+
+class _Command(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        return _summary(self.help)
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # groups below are _Group too
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        return _summary(self.help)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="threadbot")
 @click.option("--config", "config_path", metavar="PATH", envvar=None,
               help="Config file (else $THREADBOT_CONFIG, else config/threadbot.yaml "
@@ -214,8 +243,8 @@ def _confirm(question: str, yes: bool, *, verb: str = "post") -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError(f"there is no terminal to ask for confirmation. Add --yes to {verb} "
-                         "without being asked.")
+        raise NoTerminalError(f"there is no terminal to ask for confirmation, so nothing was "
+                              f"done. Add --yes to {verb} without being asked.")
     return click.confirm(question, default=False, err=True)
 
 
@@ -365,8 +394,8 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
         return
     deleting = thread.status.value == "deleting"  # stopped part-way: go on
     if thread.status.value == "queued":
-        raise UsageError(f"thread {thread_id} is queued, not posted: nothing to delete. "
-                         f"`threadbot cancel {thread_id}` takes it out of the queue.")
+        raise WrongStateError(f"thread {thread_id} is queued, not posted: nothing to delete. "
+                              f"`threadbot cancel {thread_id}` takes it out of the queue.")
     if thread.status.value not in ("posted", "partial", "failed", "deleting") or not (
             up or deleting):
         from .store import StateError
@@ -387,7 +416,8 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
                f"{'s' if done.deleted_count != 1 else ''} taken down).")
 
 
-@cli.command("list")
+@cli.command("list", short_help="List the recorded threads, newest first, with status, time "
+             "and URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
@@ -633,7 +663,8 @@ def accounts_group(ctx: click.Context) -> None:
         click.echo(f"Note: {warning}", err=True)
 
 
-@accounts_group.command("check")
+@accounts_group.command("check", short_help="Sign in as an account, print its @handle and "
+                        "read its server's limits.")
 @click.argument("name", required=False, metavar="[NAME]")
 @click.pass_context
 def accounts_check(ctx: click.Context, name: str | None) -> None:
@@ -662,7 +693,8 @@ def accounts_check(ctx: click.Context, name: str | None) -> None:
         click.echo(f"Note: {warning}", err=True)
 
 
-@accounts_group.command("login")
+@accounts_group.command("login", short_help="Sign in on an account's server and keep its "
+                        "token in .env.")
 @click.argument("name", metavar="NAME")
 @click.pass_context
 def accounts_login(ctx: click.Context, name: str) -> None:
@@ -753,8 +785,10 @@ def where_command(ctx: click.Context, as_json: bool) -> None:
 @cli.command("init")
 @click.argument("directory", default=".", metavar="[DIR]")
 def init_command(directory: str) -> None:
-    """Lay out a writer's folder in DIR (default: here): config/threadbot.yaml with
-    comments, drafts/ with an example draft, and a .gitignore for local state."""
+    """Lay out a writer's folder in DIR (default: here).
+
+    Creates config/threadbot.yaml with comments, drafts/ with an example draft, and
+    a .gitignore for local state; keeps files already there."""
     created, kept = init_folder(directory)
     for path in created:
         click.echo(f"created  {path}")

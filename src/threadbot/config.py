@@ -171,7 +171,7 @@ class Config:
     # system's own zone.
     timezone: str | None = None
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
-    path: Path | None = None  # the file it was read from (absolute), None for defaults
+    path: Path | None = None  # the file it was read from, None for built-in defaults
     # How ``path`` was chosen: one of FOUND_BY (see ``find_config``).
     found_by: str = "defaults"
 
@@ -193,7 +193,8 @@ class Config:
         there is no config file)."""
         if self.path is None:
             return Path.cwd()
-        return self.path.parent.parent if self.path.parent.name == "config" else self.path.parent
+        path = self.path.absolute()
+        return path.parent.parent if path.parent.name == "config" else path.parent
 
     def shown_path(self, path: str | os.PathLike) -> str:
         """A file's path as messages show it: relative to the writer's folder when it
@@ -827,4 +828,6 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     shown = _shown(found)
     text = read_text_file(Path(shown), what="config file", error=ConfigError)
     data = load_yaml_mapping(text, path=shown, what="config file")
-    return replace(_parse_config(data, shown), path=found, found_by=how)
+    # Kept as shown (relative below the current folder) so that messages stay short;
+    # the current folder does not change while threadbot runs.
+    return replace(_parse_config(data, shown), path=Path(shown), found_by=how)

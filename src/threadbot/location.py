@@ -101,7 +101,7 @@ def _database_why(config: Config) -> str:
 
 
 def _env_files(config: Config) -> list[EnvFile]:
-    read = dotenv_path(config)
+    read = dotenv_path(config).absolute()
     files = [EnvFile(read, read.is_file(), True,
                      "keys are read from it (a variable set in the environment wins)")]
     top = config.writer_folder / ".env"
@@ -114,7 +114,7 @@ def _env_files(config: Config) -> list[EnvFile]:
 
 def locate(config: Config) -> Location:
     """Everything ``threadbot where`` shows, for this config. Creates no file."""
-    database = config.database_path()
+    database = config.database_path().absolute()
     exists = database.is_file()
     record = None
     threads = 0
@@ -127,7 +127,8 @@ def locate(config: Config) -> Location:
                             credential_status(config, a).missing)
                 for a in config.accounts.values()]
     return Location(
-        writer_folder=config.writer_folder, config_path=config.path,
+        writer_folder=config.writer_folder,
+        config_path=config.path.absolute() if config.path else None,
         config_found_by=config.found_by, config_why=_config_why(config),
         database=database, database_exists=exists, database_why=_database_why(config),
         threads=threads, env_files=_env_files(config), accounts=accounts,

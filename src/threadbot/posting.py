@@ -185,11 +185,17 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
     wanted = platform or draft.front_matter.get("platform")
     plans = []
     for account in chosen:
-        if (platform and platform != account.platform) or (
-                wanted and wanted != account.platform and len(chosen) == 1):
-            raise UsageError(f"the draft is set for {wanted}, but account '{account.name}' "
-                             f"posts to {account.platform}. Choose another account with "
-                             "--account.")
+        if platform and platform != account.platform:
+            raise UsageError(f"--platform {platform} does not match account "
+                             f"'{account.name}', which posts to {account.platform}. Leave "
+                             "out --platform, or choose another account with --account.")
+        if wanted and wanted != account.platform and len(chosen) == 1:
+            # The draft's front matter and the account disagree: not a command-line slip.
+            raise DraftError(f"the draft is set for {wanted} ('platform:'), but account "
+                             f"'{account.name}' posts to {account.platform}. Choose another "
+                             "account with --account, or change or remove 'platform:'.",
+                             path=draft.source,
+                             line=draft.front_matter_lines.get("platform"))
         load_secrets(config, account)  # fail now, not after the confirmation
         thread = compose_for(config, draft, account, **overrides)
         thread.check()
@@ -452,12 +458,12 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
     for key, variable in account.env.items():
         sharing = _sharing(config, account, variable)
         if sharing and known.get(variable):
-            raise UsageError(
+            raise ConfigError(
                 f"account '{account.name}' reads {variable}, which account '{sharing[0]}' "
                 "uses too and which is already set: logging in would replace its token. "
                 f"Give '{account.name}' a variable of its own in the config (under the "
                 f"account: env: {{{key}: {account.name.upper().replace('-', '_')}_TOKEN}}), "
-                "then log in again.")
+                "then log in again.", path=str(config.path) if config.path else None)
     secrets = platform.login(account, ask=ask, say=say,
                              state_dir=config.database_path().parent)
     with platform.make_client(account, secrets, config.posting.timeout_seconds,

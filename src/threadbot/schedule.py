@@ -17,7 +17,7 @@ from typing import Any
 from .accounts import load_secrets
 from .config import Account, Config
 from .draft import content_hash, read_draft
-from .errors import AlreadyPostedError, DraftError, UsageError
+from .errors import AlreadyPostedError, DraftError, NoTimeError, UsageError
 from .posting import compose_for, draft_accounts, open_store
 from .publish import check_not_half_posted, draft_location, earlier_thread, post_rows, record
 from .store import StoredThread, ThreadStatus, now_utc
@@ -125,7 +125,7 @@ def _front_matter_time(draft, current: datetime, zone) -> datetime:
 def _next_free_slot(store, account: Account, zone, current: datetime,
                     existing: StoredThread | None) -> datetime:
     if not account.slots:
-        raise UsageError(
+        raise NoTimeError(
             f"no time given, and account '{account.name}' has no posting slots. Add "
             "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
             "config (e.g. slots: [\"mon-fri 09:00\"]).")
@@ -135,8 +135,8 @@ def _next_free_slot(store, account: Account, zone, current: datetime,
     found = next_slots(parse_slots(list(account.slots)), tz=zone, after=current, taken=taken,
                        count=1)
     if not found:
-        raise UsageError(f"account '{account.name}' has no free slot to come. Add slots in "
-                         "the config, or give --at WHEN.")
+        raise NoTimeError(f"account '{account.name}' has no free slot to come. Add slots in "
+                          "the config, or give --at WHEN.")
     return found[0]
 
 

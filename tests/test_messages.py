@@ -1,0 +1,111 @@
+"""Messages that lead somewhere: exit code 2 for command-line slips only, help summaries
+that end at a sentence end, drafts named as the writer knows them, rehearsals that say
+where their posts went."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import REPO
+from helpers import run_cli
+from threadbot.cli import cli
+from threadbot.errors import ExitCode
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+DRAFT = ("---\nbreak: paragraph\n---\nFirst paragraph of a short thought.\n\n"
+         "A second paragraph, to make two posts.\n")
+
+
+def summaries(help_text: str) -> dict[str, str]:
+    """The Commands section of a --help page: each command and its summary, the
+    summary's wrapped lines joined."""
+    section = help_text.split("\nCommands:\n", 1)[1]
+    rows: dict[str, str] = {}
+    name = None
+    for line in section.splitlines():
+        match = re.match(r"^  (\S+)\s+(.*)$", line)
+        if match:
+            name = match[1]
+            rows[name] = match[2]
+        elif line.strip() and name is not None:
+            rows[name] += " " + line.strip()
+    return rows
+
+
+@pytest.mark.parametrize("width", ["80", "50", "200"])
+@pytest.mark.parametrize("group", [(), ("accounts",)], ids=["threadbot", "accounts"])
+def test_every_summary_in_help_is_a_whole_sentence(capsys, monkeypatch, width, group):
+    monkeypatch.setenv("COLUMNS", width)
+    result = run_cli(capsys, *group, "--help")
+    assert result.code == 0
+    rows = summaries(result.out)
+    names = cli.commands if not group else cli.commands[group[0]].commands
+    assert set(rows) == set(names)
+    for name, summary in rows.items():
+        assert summary.endswith("."), f"{name}: {summary!r}"
+        assert "..." not in summary, f"{name}: {summary!r}"
+
+
+def test_the_readme_documents_every_exit_code():
+    table = README.split("### Exit codes", 1)[1]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
+    assert documented == {int(code) for code in ExitCode}
+
+
+def test_no_terminal_to_confirm_has_its_own_code(capsys, writer, fake_x):
+    (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+    refused = run_cli(capsys, "post", "drafts/d.md", stdin=b"")
+    assert refused.code == ExitCode.NO_TERMINAL
+    assert "no terminal to ask for confirmation" in refused.err
+    assert "Add --yes to post without being asked" in refused.err
+    assert fake_x.posts() == []
+    assert run_cli(capsys, "post", "drafts/d.md", "--yes").code == 0
+    kept = run_cli(capsys, "delete", "1", stdin=b"")
+    assert kept.code == ExitCode.NO_TERMINAL and "Add --yes to delete" in kept.err
+    assert len(fake_x.posts()) == 2
+
+
+def test_no_time_to_queue_has_its_own_code_and_says_what_to_add(capsys, writer):
+    (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+    result = run_cli(capsys, "queue", "drafts/d.md")
+    assert result.code == ExitCode.NO_TIME
+    assert "--at WHEN" in result.err and "slots" in result.err
+    assert json.loads(run_cli(capsys, "list", "--json").out) == []
+
+
+def test_deleting_a_queued_thread_is_a_state_not_a_usage_error(capsys, writer):
+    (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+    assert run_cli(capsys, "queue", "drafts/d.md", "--at", "+1h").code == 0
+    result = run_cli(capsys, "delete", "1", "--yes")
+    assert result.code == ExitCode.WRONG_STATE and "`threadbot cancel 1`" in result.err
+
+
+def test_a_drafts_platform_the_account_does_not_post_to_is_a_draft_error(capsys, writer):
+    (writer / "drafts" / "d.md").write_text("---\ntitle: T\nplatform: mastodon\n---\nHi.\n",
+                                            encoding="utf-8")
+    result = run_cli(capsys, "post", "drafts/d.md", "--yes")
+    assert result.code == ExitCode.DRAFT, result.err
+    assert "drafts/d.md:3:" in result.err and "'platform:'" in result.err
+
+
+def test_a_folder_that_cannot_be_written_is_not_a_usage_error(capsys, isolated):
+    (isolated / "book").mkdir()
+    (isolated / "book" / "config").write_text("a file where the folder should be")
+    result = run_cli(capsys, "init", "book")
+    assert result.code == ExitCode.CONFIG
+    assert "cannot create" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("args", [("--nope",), ("list", "--nope"), ("show", "abc"),
+                                  ("reschedule", "1", "--at", "whenever"),
+                                  ("preview", "d.md", "--platform", "myspace"),
+                                  ("init", "file.txt")])
+def test_command_line_slips_are_exit_code_2(capsys, isolated, args):
+    (isolated / "d.md").write_text("Hello.\n")
+    (isolated / "file.txt").write_text("")
+    result = run_cli(capsys, *args)
+    assert result.code == ExitCode.USAGE, result.err
+    assert "Traceback" not in result.err
