@@ -5,6 +5,7 @@ where their posts went."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -109,3 +110,24 @@ def test_command_line_slips_are_exit_code_2(capsys, isolated, args):
     result = run_cli(capsys, *args)
     assert result.code == ExitCode.USAGE, result.err
     assert "Traceback" not in result.err
+
+
+def test_a_draft_without_a_title_is_named_by_its_path_in_the_writers_folder(capsys, writer):
+    (writer / "drafts" / "notes").mkdir()
+    (writer / "drafts" / "notes" / "d.md").write_text(DRAFT, encoding="utf-8")
+    assert run_cli(capsys, "post", "drafts/notes/d.md", "--yes").code == 0
+    assert json.loads(run_cli(capsys, "show", "1", "--json").out)["title"] is None
+    for folder in (writer, writer / "drafts", writer / "drafts" / "notes"):
+        os.chdir(folder)
+        listed = run_cli(capsys, "list").out
+        shown = run_cli(capsys, "show", "1").out
+        assert " drafts/notes/d.md" in listed and str(writer) not in listed
+        assert shown.startswith("Thread 1: drafts/notes/d.md\n")
+        assert str(writer) not in shown
+
+
+def test_a_draft_outside_the_writers_folder_is_named_in_full(capsys, writer, tmp_path):
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(DRAFT, encoding="utf-8")
+    assert run_cli(capsys, "post", str(outside), "--yes").code == 0
+    assert f"Thread 1: {outside}\n" in run_cli(capsys, "show", "1").out

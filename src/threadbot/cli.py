@@ -445,7 +445,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<{width}} {'time':<20} "
                "title and URL")
     for t in threads:
-        title = t.title or t.draft_path
+        title = t.title or config.shown_path(t.draft_path)
         # The time it is due, or the time it was last touched (e.g. posted).
         moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
         when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
@@ -454,7 +454,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                    f"{title}  {t.url or ''}".rstrip())
         if t.status.value == "queued" and draft_changed(t):
             click.echo("        ! the draft changed since it was queued: run `threadbot queue "
-                       f"{t.draft_path}` again to post the new text")
+                       f"{_relative(t.draft_path)}` again to post the new text")
         if t.note:
             click.echo(f"        {t.note}")
         elif t.last_error and t.status.value in ("failed", "partial", "missed"):
@@ -474,7 +474,7 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
         return
-    click.echo(f"Thread {thread.id}: {thread.title or thread.draft_path}")
+    click.echo(f"Thread {thread.id}: {thread.title or config.shown_path(thread.draft_path)}")
     who = f" ({thread.handle})" if thread.handle else ""
     click.echo(f"  status {thread.status.value}, account {thread.account}{who} on "
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
