@@ -131,3 +131,23 @@ def test_a_draft_outside_the_writers_folder_is_named_in_full(capsys, writer, tmp
     outside.write_text(DRAFT, encoding="utf-8")
     assert run_cli(capsys, "post", str(outside), "--yes").code == 0
     assert f"Thread 1: {outside}\n" in run_cli(capsys, "show", "1").out
+
+
+def test_a_rehearsal_names_its_fake_server_and_says_its_links_are_not_on_x(capsys, isolated):
+    (isolated / "d.md").write_text(DRAFT, encoding="utf-8")
+    result = run_cli(capsys, "rehearse", "d.md")
+    assert result.code == 0, result.err
+    started = re.search(r"on a fake X server at (http://127\.0\.0\.1:\d+), started on this "
+                        r"machine", result.out)
+    assert started, result.out
+    server = started[1]
+    assert f"posted to the fake X server at {server} as one connected chain." in result.out
+    link = re.search(r"Its link, (\S+), is on that fake server, NOT on X", result.out)
+    assert link and link[1].startswith(server + "/")
+    assert "Nothing was sent to X." in result.out
+    assert "x.com" not in result.out
+    data = json.loads(run_cli(capsys, "rehearse", "d.md", "--json").out)
+    assert data["url"].startswith(data["rehearsal_server"] + "/")
+    assert data["rehearsal_server"].startswith("http://127.0.0.1:")
+    assert "not on X" in data["note"] and data["rehearsal_server"] in data["note"]
+    assert os.listdir(isolated) == ["d.md"]  # nor is anything recorded here

@@ -316,14 +316,23 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
 
     For each account, goes through everything `threadbot post` does (the
     platform's client library, image upload with alt text, replies, the record)
-    against a fake server of the account's platform (X or Mastodon) started on
-    127.0.0.1 for the occasion. Needs no credentials; nothing leaves the machine.
+    against a fake server of the account's platform (X, Mastodon or Bluesky) started
+    on 127.0.0.1 for the occasion, whose address is shown; the thread's links point
+    at that fake, never at the platform. Needs no credentials; nothing leaves the
+    machine.
     """
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
     overrides = _overrides(options)
+    from .platforms import spec
+
+    def started(name: str, platform: str, base_url: str) -> None:
+        if not as_json:
+            click.echo(f"Rehearsing '{name}' on a fake {spec(platform).title} server at "
+                       f"{base_url}, started on this machine for the rehearsal; nothing is "
+                       f"sent to {spec(platform).title}.")
 
     def show(event) -> None:
         if not as_json:
@@ -331,18 +340,21 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
                        f"(id {event.remote_id})")
 
     results = posting.rehearse(config, draft, accounts=list(account), on_event=show,
-                               **overrides)
+                               on_server=started, **overrides)
     if as_json:
         rows = []
         for result in results:
+            title = spec(result.platform).title
             data = posting.thread_summary(result.thread)
             data["chain_ok"] = result.chain_ok
+            data["rehearsal_server"] = result.server
+            data["note"] = (f"a rehearsal: the links point at a fake {title} server at "
+                            f"{result.server}, which stopped when the rehearsal ended; they "
+                            f"are not on {title}, and nothing was sent to {title}")
             rows.append(data)
         click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False,
                               indent=2))
     else:
-        from .platforms import spec
-
         for result in results:
             title = spec(result.platform).title
             images = f", {len(result.media)} image(s) with alt text" if result.media else ""
@@ -350,9 +362,12 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
                        else "NOT a connected chain (a bug)")
             count = len(result.thread.posts)
             click.echo(f"Rehearsal done for '{result.account}': {count} "
-                       f"post{'s' if count != 1 else ''}{images}, posted to a fake {title} "
-                       f"on this machine as {verdict}. "
-                       f"Nothing was sent to {title}.")
+                       f"post{'s' if count != 1 else ''}{images}, posted to the fake "
+                       f"{title} server at {result.server} as {verdict}.")
+            if result.thread.url:
+                click.echo(f"  Its link, {result.thread.url}, is on that fake server, NOT on "
+                           f"{title} (and gone now that the rehearsal is over).")
+            click.echo(f"  Nothing was sent to {title}.")
     if not all(result.chain_ok for result in results):
         raise ThreadbotError("the rehearsal did not produce a connected chain. Please report "
                              "this with the draft.")

@@ -519,10 +519,14 @@ class Rehearsal:
     thread: StoredThread
     chain_ok: bool  # every post replies to the one before, in order
     media: list[tuple[int, str | None]]  # (post position, alt text as the server recorded it)
+    # The fake server's address (http://127.0.0.1:PORT), stopped once the rehearsal is
+    # done: the thread's links point there, never at the platform.
+    server: str = ""
 
 
 def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = None,
              on_event: Callable[[Event], None] = lambda e: None,
+             on_server: Callable[[str, str, str], None] = lambda *a: None,
              **overrides: Any) -> list[Rehearsal]:
     """Post the draft, for each account, to a fake server of the account's platform
     running on this machine, through the same path as ``post`` (the platform's
@@ -530,6 +534,7 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
     throwaway database. Needs no credentials and sends nothing anywhere.
 
     Without accounts in the config (or given), it rehearses for the default account.
+    ``on_server(account, platform, base_url)`` is called as each fake server starts.
     """
     import tempfile
     from dataclasses import replace
@@ -551,6 +556,8 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
                 fake_account = replace(fake_account,
                                        handle=server.rehearsal_handle("rehearsal"))
             secrets = server.rehearsal_account("rehearsal")
+            address = server.base_url  # kept: the server is gone after the block
+            on_server(account.name, account.platform, address)
             with Store(Path(folder) / "rehearsal.db") as store, \
                     platform.make_client(fake_account, secrets, 10.0,
                                          state_dir=Path(folder)) as client:
@@ -562,5 +569,6 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
             post.reply_to == (ids[i - 1] if i else None) for i, post in enumerate(chain))
         media = [(i + 1, alt) for i, post in enumerate(chain) for alt in post.alts]
         results.append(Rehearsal(account=account.name, platform=account.platform,
-                                 thread=done, chain_ok=chain_ok, media=media))
+                                 thread=done, chain_ok=chain_ok, media=media,
+                                 server=address))
     return results
