@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpers import run_cli
 from threadbot.errors import ExitCode
@@ -256,3 +258,61 @@ def test_where_without_any_config(capsys, isolated):
     assert "no writer's folder found" in result.out and "`threadbot init`" in result.out
     assert f"{isolated / 'threadbot.db'}" in result.out
     assert os.listdir(isolated) == []
+
+
+def test_keys_in_a_env_at_the_top_of_the_folder_are_not_read_and_the_error_says_so(
+        capsys, writer, fake_x):
+    env = writer / "config" / ".env"
+    (writer / ".env").write_text(env.read_text())
+    env.unlink()
+    (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
+    os.chdir(writer / "drafts")
+    result = run_cli(capsys, "post", "d.md", "--yes")
+    assert result.code == ExitCode.AUTH
+    assert f"{writer / '.env'} is not read: move its lines to" in result.err
+    assert fake_x.posts() == []
+    accounts = run_cli(capsys, "accounts")
+    assert "missing X_API_KEY" in accounts.out
+
+
+_NAME = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\\0"),
+                min_size=1, max_size=12).filter(lambda n: n not in (".", ".."))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth_below=st.lists(_NAME, max_size=4), decoys=st.lists(_NAME, max_size=3))
+def test_the_nearest_writers_folder_is_found_from_any_folder_below(
+        capsys, isolated, depth_below, decoys):
+    """Whatever the folder names (spaces, accents, emoji, a folder called `config`), the
+    config found is the nearest one up the tree, its database and .env beside it, and
+    nothing is created anywhere."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=isolated) as base:
+        outer = Path(base)
+        (outer / "config").mkdir()
+        (outer / "config" / "threadbot.yaml").write_text("platform: x\n")
+        top = outer.joinpath(*decoys) if decoys else outer
+        (top / "config").mkdir(parents=True, exist_ok=True)
+        (top / "config" / "threadbot.yaml").write_text("platform: x\n")
+        here = top.joinpath(*depth_below)
+        try:
+            here.mkdir(parents=True, exist_ok=True)
+        except OSError:  # a name the file system refuses (too long): nothing to test
+            return
+        before = listing(outer)
+        os.chdir(here)
+        try:
+            result = run_cli(capsys, "where", "--json")
+        finally:
+            os.chdir(isolated)
+        assert result.code == 0, result.err
+        data = json.loads(result.out)
+        nearest = next(folder for folder in (here, *here.parents)
+                       if (folder / "config" / "threadbot.yaml").is_file())
+        assert data["config"]["path"] == str(nearest / "config" / "threadbot.yaml")
+        assert data["config"]["found_by"] == "search"
+        assert data["database"]["path"] == str(nearest / "config" / "threadbot.db")
+        assert data["env_files"][0]["path"] == str(nearest / "config" / ".env")
+        assert listing(outer) == before

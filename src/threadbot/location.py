@@ -105,7 +105,7 @@ def _env_files(config: Config) -> list[EnvFile]:
     files = [EnvFile(read, read.is_file(), True,
                      "keys are read from it (a variable set in the environment wins)")]
     top = config.writer_folder / ".env"
-    if top != read:
+    if top != read:  # shown even when absent: where a writer might look for keys
         files.append(EnvFile(top, top.is_file(), False,
                              f"not read: threadbot reads keys only from {read} and the "
                              "environment"))
