@@ -273,6 +273,7 @@ def test_keys_in_a_env_at_the_top_of_the_folder_are_not_read_and_the_error_says_
     assert fake_x.posts() == []
     accounts = run_cli(capsys, "accounts")
     assert "missing X_API_KEY" in accounts.out
+    assert f"Note: {writer / '.env'} is not read" in accounts.err
 
 
 _NAME = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\\0"),

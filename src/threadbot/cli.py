@@ -326,6 +326,7 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
     config = load_config(ctx.obj["config_path"])
     as_json = options.pop("as_json")
     overrides = _overrides(options)
+
     from .platforms import spec
 
     def started(name: str, platform: str, base_url: str) -> None:
@@ -671,11 +672,15 @@ def accounts_group(ctx: click.Context) -> None:
         click.echo(f"{account.name}{default}  {account.platform}  "
                    f"{shown_url(account.api_base_url)}  "
                    f"{keys}")
-    from .accounts import dotenv_warning
+    from .accounts import dotenv_path, dotenv_warning, ignored_dotenv
 
     warning = dotenv_warning(config)
     if warning:
         click.echo(f"Note: {warning}", err=True)
+    ignored = ignored_dotenv(config)
+    if ignored is not None:
+        click.echo(f"Note: {ignored} is not read; keys go in {dotenv_path(config)} or the "
+                   "environment. Move its lines there.", err=True)
 
 
 @accounts_group.command("check", short_help="Sign in as an account, print its @handle and "
