@@ -317,3 +317,37 @@ def test_the_nearest_writers_folder_is_found_from_any_folder_below(
         assert data["database"]["path"] == str(nearest / "config" / "threadbot.db")
         assert data["env_files"][0]["path"] == str(nearest / "config" / ".env")
         assert listing(outer) == before
+
+
+def test_where_sees_a_real_daemon_come_and_go(capsys, writer):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADBOT_")}
+    os.chdir(writer / "drafts")  # where is asked from below; the daemon runs at the top
+
+    def state() -> dict:
+        result = run_cli(capsys, "where", "--json")
+        assert result.code == 0, result.err
+        return json.loads(result.out)["daemon"]
+
+    assert state() == {"running": False}
+    with open(writer / "daemon.log", "wb") as log:
+        daemon = subprocess.Popen([sys.executable, "-m", "threadbot", "daemon"], cwd=writer,
+                                  env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while not (seen := state())["running"]:
+            assert daemon.poll() is None, (writer / "daemon.log").read_text()
+            assert time.monotonic() < deadline, "the daemon never registered"
+            time.sleep(0.1)
+        assert seen["pid"] == daemon.pid
+        text = run_cli(capsys, "where").out
+        assert f"Daemon:    running, pid {daemon.pid} on " in text
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(60) == 0
+    assert state() == {"running": False}  # it signed off on the way out
+    assert "Daemon:    not running." in run_cli(capsys, "where").out

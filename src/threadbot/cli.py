@@ -95,7 +95,9 @@ class _Group(click.Group):
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """threadbot: turn long-form drafts into threads.
 
-    Write a draft in drafts/, preview it with `threadbot preview DRAFT`.
+    Write a draft in drafts/, preview it with `threadbot preview DRAFT`. Run from
+    anywhere in a writer's folder; `threadbot where` shows the config, record and
+    keys in use.
     """
     ctx.obj = {"config_path": config_path}
 
