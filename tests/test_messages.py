@@ -151,3 +151,16 @@ def test_a_rehearsal_names_its_fake_server_and_says_its_links_are_not_on_x(capsy
     assert data["rehearsal_server"].startswith("http://127.0.0.1:")
     assert "not on X" in data["note"] and data["rehearsal_server"] in data["note"]
     assert os.listdir(isolated) == ["d.md"]  # nor is anything recorded here
+
+
+def test_login_without_a_terminal_says_so_rather_than_stopped(capsys, isolated,
+                                                              fake_mastodon):
+    (isolated / "config").mkdir()
+    (isolated / "config" / "threadbot.yaml").write_text(
+        f"accounts:\n  fedi:\n    platform: mastodon\n"
+        f"    api_base_url: {fake_mastodon.base_url}\n", encoding="utf-8")
+    result = run_cli(capsys, "accounts", "login", "fedi", stdin=b"")
+    assert result.code == ExitCode.NO_TERMINAL, result.err
+    assert "there is no terminal to answer them" in result.err
+    assert "Stopped" not in result.err
+    assert not (isolated / "config" / ".env").exists()

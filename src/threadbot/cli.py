@@ -725,10 +725,19 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     from . import posting
 
     config = load_config(ctx.find_root().obj["config_path"])
+
     def ask(prompt: str, hidden: bool = False) -> str:
         # An empty answer is allowed: it takes the default the prompt shows, if any.
-        return click.prompt(prompt, err=True, hide_input=hidden, default="",
-                            show_default=False).strip()
+        try:
+            return click.prompt(prompt, err=True, hide_input=hidden, default="",
+                                show_default=False).strip()
+        except click.exceptions.Abort:
+            if sys.stdin.isatty():
+                raise  # Ctrl-C or Ctrl-D at the prompt: the writer stopped it
+            # Piped answers ran out: not an interruption, a missing terminal.
+            raise NoTerminalError(f"`threadbot accounts login {name}` asks questions, and "
+                                  "there is no terminal to answer them (standard input "
+                                  "ended). Run it in a terminal.") from None
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "
