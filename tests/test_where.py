@@ -351,3 +351,23 @@ def test_where_sees_a_real_daemon_come_and_go(capsys, writer):
         assert daemon.wait(60) == 0
     assert state() == {"running": False}  # it signed off on the way out
     assert "Daemon:    not running." in run_cli(capsys, "where").out
+
+
+def test_where_says_why_this_config(capsys, isolated, monkeypatch, tmp_path):
+    named = tmp_path / "elsewhere" / "my.yaml"
+    named.parent.mkdir()
+    named.write_text("platform: x\n")
+    data = json.loads(run_cli(capsys, "--config", str(named), "where", "--json").out)
+    assert data["config"] == {"path": str(named), "found_by": "--config",
+                              "why": "given with --config"}
+    # Not in a folder named config: its own folder is the writer's, holding record and keys.
+    assert data["writer_folder"] == str(named.parent)
+    assert data["database"]["path"] == str(named.parent / "threadbot.db")
+    assert [e["path"] for e in data["env_files"]] == [str(named.parent / ".env")]
+    monkeypatch.setenv("THREADBOT_CONFIG", str(named))
+    text = run_cli(capsys, "where").out
+    assert f"Config:    {named}\n           (named by $THREADBOT_CONFIG)" in text
+    monkeypatch.delenv("THREADBOT_CONFIG")
+    data = json.loads(run_cli(capsys, "where", "--json").out)
+    assert data["config"]["path"] is None and data["config"]["found_by"] == "defaults"
+    assert os.listdir(isolated) == []
