@@ -790,15 +790,16 @@ def where_command(ctx: click.Context, as_json: bool) -> None:
         elif env.exists:
             click.echo(f"Ignored:   {env.path}\n           ({env.why}; move its lines there)")
     click.echo("Accounts:")
-    width = max(len(a.name) for a in found.accounts)
     from .platforms import shown_url, spec
 
-    for account in found.accounts:
-        default = " (default)" if account.default else ""
-        keys = ("keys set" if not account.missing
-                else f"missing {', '.join(account.missing)}")
-        click.echo(f"  {account.name:<{width}}{default}  {spec(account.platform).title}  "
-                   f"{shown_url(account.api_base_url)}  {keys}")
+    rows = [(f"{a.name}{' (default)' if a.default else ''}", spec(a.platform).title,
+             shown_url(a.api_base_url),
+             "keys set" if not a.missing else f"missing {', '.join(a.missing)}")
+            for a in found.accounts]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(
+            row, widths, strict=False)) + f"  {row[3]}")
     record = found.daemon
     if found.daemon_running and record is not None:
         since = record.started_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
