@@ -50,12 +50,6 @@ def test_every_summary_in_help_is_a_whole_sentence(capsys, monkeypatch, width, g
         assert "..." not in summary, f"{name}: {summary!r}"
 
 
-def test_the_readme_documents_every_exit_code():
-    table = README.split("### Exit codes", 1)[1]
-    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
-    assert documented == {int(code) for code in ExitCode}
-
-
 def test_no_terminal_to_confirm_has_its_own_code(capsys, writer, fake_x):
     (writer / "drafts" / "d.md").write_text(DRAFT, encoding="utf-8")
     refused = run_cli(capsys, "post", "drafts/d.md", stdin=b"")

@@ -30,8 +30,9 @@ class ExitCode(IntEnum):
     NOT_FOUND = 13  # no thread with that id in the database
     BUSY = 14  # another process is posting that thread, or another daemon runs
     WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
-    NO_TERMINAL = 16  # it would ask before acting, but there is no terminal: add --yes
-    NO_TIME = 17  # nothing says when to post: give --at WHEN, or slots to the account
+    # 16 is taken on main by DATABASE_GONE (the daemon's database file deleted or replaced).
+    NO_TERMINAL = 17  # it would ask before acting, but there is no terminal: add --yes
+    NO_TIME = 18  # nothing says when to post: give --at WHEN, or slots to the account
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 
