@@ -188,5 +188,6 @@ def test_rehearse_for_a_bluesky_account(capsys, isolated, servers):
     folder_for(isolated, x, masto, sky)
     result = run_cli(capsys, "rehearse", draft(isolated), "--account", "sky")
     assert result.code == 0, result.err
-    assert "posted to a fake Bluesky on this machine as one connected chain" in result.out
+    assert "posted to the fake Bluesky server at http://127.0.0.1:" in result.out
+    assert "NOT on Bluesky" in result.out
     assert sky.posts() == [] and sky.logins() == 0  # the real (here: fake) PDS untouched

@@ -76,8 +76,9 @@ def test_already_posted_is_refused_with_its_url(capsys, writer, fake_x):
 def test_yes_required_without_a_terminal(capsys, writer, fake_x):
     path = draft(writer, "d.md", PARAGRAPHS)
     result = run_cli(capsys, "post", path)
-    assert result.code == int(ExitCode.USAGE)
-    assert "--yes" in result.err
+    assert result.code == int(ExitCode.NO_TERMINAL)
+    assert "Add --yes to post without being asked" in result.err
+    assert fake_x.posts() == []
     assert fake_x.posts() == []
 
 

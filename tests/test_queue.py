@@ -87,7 +87,7 @@ def test_front_matter_time_then_next_free_slot(capsys, writer):
 
 def test_no_time_and_no_slots_says_what_to_do(capsys, writer):
     result = run_cli(capsys, "queue", draft(writer))
-    assert result.code == int(ExitCode.USAGE)
+    assert result.code == int(ExitCode.NO_TIME)
     assert "--at" in result.err and "slots" in result.err
 
 

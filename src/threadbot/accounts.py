@@ -29,7 +29,18 @@ from .platforms import PlatformClient, spec
 
 
 def dotenv_path(config: Config) -> Path:
+    """The one ``.env`` file read: beside the config (``config/.env``)."""
     return config.folder / ".env"
+
+
+def ignored_dotenv(config: Config) -> Path | None:
+    """A ``.env`` at the top of the writer's folder, which is *not* read (it may belong
+    to another tool there), when there is one: messages name it, so that keys put
+    there are not silently missed."""
+    top = config.writer_folder / ".env"
+    if top.absolute() == dotenv_path(config).absolute() or not top.is_file():
+        return None
+    return top
 
 
 def dotenv_warning(config: Config) -> str | None:
@@ -77,10 +88,13 @@ def load_secrets(config: Config, account: Account) -> dict[str, str]:
         names = ", ".join(missing)
         login = (f" (`threadbot accounts login {account.name}` gets one)"
                  if spec(account.platform).login is not None else "")
+        ignored = ignored_dotenv(config)
+        unread = (f" ({ignored} is not read: move its lines to {dotenv_path(config)})"
+                  if ignored is not None else "")
         raise CredentialsError(
             f"account '{account.name}' has no {names}{login}. Set "
             f"{'it' if len(missing) == 1 else 'them'} in the environment or in "
-            f"{dotenv_path(config)} (one NAME=value a line), then try again; "
+            f"{dotenv_path(config)} (one NAME=value a line){unread}, then try again; "
             "`threadbot accounts check` tests them."
         )
     return {key: env[variable] for key, variable in account.env.items()}

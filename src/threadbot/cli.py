@@ -6,8 +6,10 @@ result. Errors are turned into messages and exit codes in one place, ``main``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import sys
 
 import click
@@ -15,7 +17,7 @@ import click
 from . import __version__
 from .config import load_config
 from .counting import PLATFORMS
-from .errors import ExitCode, MediaError, ThreadbotError, UsageError
+from .errors import ExitCode, MediaError, NoTerminalError, ThreadbotError, WrongStateError
 from .scaffold import init_folder
 
 
@@ -57,16 +59,45 @@ def _overrides(options: dict) -> dict:
             if value is not None}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(])")
+
+
+def _summary(help_text: str) -> str:
+    """A command's one-line summary for ``threadbot --help``: the first sentence of its
+    help, whole (click would cut the first line at a fixed width, mid-sentence)."""
+    paragraph = " ".join(inspect.cleandoc(help_text).split("\n\n")[0].split())
+    return _SENTENCE_END.split(paragraph, maxsplit=1)[0]
+
+
+class _Command(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        return _summary(self.help)
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # groups below are _Group too
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        return _summary(self.help)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="threadbot")
 @click.option("--config", "config_path", metavar="PATH", envvar=None,
               help="Config file (else $THREADBOT_CONFIG, else config/threadbot.yaml "
-                   "here, else defaults).")
+                   "here or in the nearest folder above, else defaults).")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """threadbot: turn long-form drafts into threads.
 
-    Write a draft in drafts/, preview it with `threadbot preview DRAFT`.
+    Write a draft in drafts/, preview it with `threadbot preview DRAFT`. Run from
+    anywhere in a writer's folder; `threadbot where` shows the config, record and
+    keys in use.
     """
     ctx.obj = {"config_path": config_path}
 
@@ -274,8 +305,8 @@ def _confirm(question: str, yes: bool, *, verb: str = "post") -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError(f"there is no terminal to ask for confirmation. Add --yes to {verb} "
-                         "without being asked.")
+        raise NoTerminalError(f"there is no terminal to ask for confirmation, so nothing was "
+                              f"done. Add --yes to {verb} without being asked.")
     return click.confirm(question, default=False, err=True)
 
 
@@ -354,8 +385,10 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
 
     For each account, goes through everything `threadbot post` does (the
     platform's client library, image upload with alt text, replies, the record)
-    against a fake server of the account's platform (X or Mastodon) started on
-    127.0.0.1 for the occasion. Needs no credentials; nothing leaves the machine.
+    against a fake server of the account's platform (X, Mastodon or Bluesky) started
+    on 127.0.0.1 for the occasion, whose address is shown; the thread's links point
+    at that fake, never at the platform. Needs no credentials; nothing leaves the
+    machine.
     """
     from . import posting
 
@@ -363,24 +396,35 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
     as_json = options.pop("as_json")
     overrides = _overrides(options)
 
+    from .platforms import spec
+
+    def started(name: str, platform: str, base_url: str) -> None:
+        if not as_json:
+            click.echo(f"Rehearsing '{name}' on a fake {spec(platform).title} server at "
+                       f"{base_url}, started on this machine for the rehearsal; nothing is "
+                       f"sent to {spec(platform).title}.")
+
     def show(event) -> None:
         if not as_json:
             click.echo(f"[{event.position}/{event.total}] {event.message} to the fake server "
                        f"(id {event.remote_id})")
 
     results = posting.rehearse(config, draft, accounts=list(account), on_event=show,
-                               **overrides)
+                               on_server=started, **overrides)
     if as_json:
         rows = []
         for result in results:
+            title = spec(result.platform).title
             data = posting.thread_summary(result.thread)
             data["chain_ok"] = result.chain_ok
+            data["rehearsal_server"] = result.server
+            data["note"] = (f"a rehearsal: the links point at a fake {title} server at "
+                            f"{result.server}, which stopped when the rehearsal ended; they "
+                            f"are not on {title}, and nothing was sent to {title}")
             rows.append(data)
         click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False,
                               indent=2))
     else:
-        from .platforms import spec
-
         for result in results:
             title = spec(result.platform).title
             images = f", {len(result.media)} image(s) with alt text" if result.media else ""
@@ -388,9 +432,12 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
                        else "NOT a connected chain (a bug)")
             count = len(result.thread.posts)
             click.echo(f"Rehearsal done for '{result.account}': {count} "
-                       f"post{'s' if count != 1 else ''}{images}, posted to a fake {title} "
-                       f"on this machine as {verdict}. "
-                       f"Nothing was sent to {title}.")
+                       f"post{'s' if count != 1 else ''}{images}, posted to the fake "
+                       f"{title} server at {result.server} as {verdict}.")
+            if result.thread.url:
+                click.echo(f"  Its link, {result.thread.url}, is on that fake server, NOT on "
+                           f"{title} (and gone now that the rehearsal is over).")
+            click.echo(f"  Nothing was sent to {title}.")
     if not all(result.chain_ok for result in results):
         raise ThreadbotError("the rehearsal did not produce a connected chain. Please report "
                              "this with the draft.")
@@ -432,8 +479,8 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
         return
     deleting = thread.status.value == "deleting"  # stopped part-way: go on
     if thread.status.value == "queued":
-        raise UsageError(f"thread {thread_id} is queued, not posted: nothing to delete. "
-                         f"`threadbot cancel {thread_id}` takes it out of the queue.")
+        raise WrongStateError(f"thread {thread_id} is queued, not posted: nothing to delete. "
+                              f"`threadbot cancel {thread_id}` takes it out of the queue.")
     if thread.status.value not in ("posted", "partial", "failed", "deleting") or not (
             up or deleting):
         from .store import StateError
@@ -454,7 +501,8 @@ def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
                f"{'s' if done.deleted_count != 1 else ''} taken down).")
 
 
-@cli.command("list")
+@cli.command("list", short_help="List the recorded threads, newest first, with status, time "
+             "and URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
@@ -484,7 +532,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<{width}} {'time':<20} "
                "title and URL")
     for t in threads:
-        title = t.title or t.draft_path
+        title = t.title or config.shown_path(t.draft_path)
         # The time it is due, or the time it was last touched (e.g. posted).
         moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
         when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
@@ -513,7 +561,7 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
         return
-    click.echo(f"Thread {thread.id}: {thread.title or thread.draft_path}")
+    click.echo(f"Thread {thread.id}: {thread.title or config.shown_path(thread.draft_path)}")
     who = f" ({thread.handle})" if thread.handle else ""
     click.echo(f"  status {thread.status.value}, account {thread.account}{who} on "
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
@@ -652,7 +700,7 @@ def edit_command(ctx: click.Context, thread_id: int) -> None:
     config = load_config(ctx.obj["config_path"])
     thread = posting.get_thread(config, thread_id)
     if thread.draft_path.startswith("<"):
-        raise UsageError(f"thread {thread_id} was read from standard input: there is no draft "
+        raise WrongStateError(f"thread {thread_id} was read from standard input: there is no draft "
                          f"file to edit. `threadbot show {thread_id}` shows its posts.")
     shown = _relative(thread.draft_path)
     if thread.status.value != "queued":
@@ -831,14 +879,19 @@ def accounts_group(ctx: click.Context) -> None:
         click.echo(f"{account.name}{default}  {account.platform}  "
                    f"{shown_url(account.api_base_url)}  "
                    f"{keys}")
-    from .accounts import dotenv_warning
+    from .accounts import dotenv_path, dotenv_warning, ignored_dotenv
 
     warning = dotenv_warning(config)
     if warning:
         click.echo(f"Note: {warning}", err=True)
+    ignored = ignored_dotenv(config)
+    if ignored is not None:
+        click.echo(f"Note: {ignored} is not read; keys go in {dotenv_path(config)} or the "
+                   "environment. Move its lines there.", err=True)
 
 
-@accounts_group.command("check")
+@accounts_group.command("check", short_help="Sign in as an account, print its @handle and "
+                        "read its server's limits.")
 @click.argument("name", required=False, metavar="[NAME]")
 @click.pass_context
 def accounts_check(ctx: click.Context, name: str | None) -> None:
@@ -867,7 +920,8 @@ def accounts_check(ctx: click.Context, name: str | None) -> None:
         click.echo(f"Note: {warning}", err=True)
 
 
-@accounts_group.command("login")
+@accounts_group.command("login", short_help="Sign in on an account's server and keep its "
+                        "token in .env.")
 @click.argument("name", metavar="NAME")
 @click.pass_context
 def accounts_login(ctx: click.Context, name: str) -> None:
@@ -876,10 +930,19 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     from . import posting
 
     config = load_config(ctx.find_root().obj["config_path"])
+
     def ask(prompt: str, hidden: bool = False) -> str:
         # An empty answer is allowed: it takes the default the prompt shows, if any.
-        return click.prompt(prompt, err=True, hide_input=hidden, default="",
-                            show_default=False).strip()
+        try:
+            return click.prompt(prompt, err=True, hide_input=hidden, default="",
+                                show_default=False).strip()
+        except click.exceptions.Abort:
+            if sys.stdin.isatty():
+                raise  # Ctrl-C or Ctrl-D at the prompt: the writer stopped it
+            # Piped answers ran out: not an interruption, a missing terminal.
+            raise NoTerminalError(f"`threadbot accounts login {name}` asks questions, and "
+                                  "there is no terminal to answer them (standard input "
+                                  "ended). Run it in a terminal.") from None
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "
@@ -892,11 +955,77 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     click.echo(f"Next: `threadbot preview DRAFT --account {name}`.")
 
 
+@cli.command("where", short_help="Show the folder, config, record, keys and daemon in use.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema in the "
+              "README).")
+@click.pass_context
+def where_command(ctx: click.Context, as_json: bool) -> None:
+    """Show what threadbot uses from here: the writer's folder, the config file and
+    why it was chosen, the database (the record), each .env file and whether it is
+    read, the accounts (never their keys) and whether the daemon runs. Creates no
+    file."""
+    from .location import ago, locate
+
+    config = load_config(ctx.obj["config_path"])
+    found = locate(config)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+        return
+    zone = config.zone()
+    if found.config_path is not None:
+        click.echo(f"Writer's folder: {found.writer_folder}")
+    else:
+        click.echo(f"Folder:    {found.writer_folder} (no writer's folder found; this one "
+                   "is used)")
+    if found.config_path is not None:
+        click.echo(f"Config:    {found.config_path}\n           ({found.config_why})")
+    else:
+        click.echo(f"Config:    none ({found.config_why.removeprefix('none found: ')}). "
+                   "`threadbot init` lays out a writer's folder.")
+    if found.database_exists:
+        count = found.threads
+        state = f"{count} thread{'s' if count != 1 else ''} recorded"
+    else:
+        state = "not created yet: the first post or queue creates it"
+    click.echo(f"Database:  {found.database}\n           ({found.database_why}; {state})")
+    for env in found.env_files:
+        if env.read:
+            there = "" if env.exists else " (no such file yet)"
+            click.echo(f"Keys from: {env.path}{there} and the environment")
+        elif env.exists:
+            click.echo(f"Ignored:   {env.path}\n           ({env.why}; move its lines there)")
+    click.echo("Accounts:")
+    from .platforms import shown_url, spec
+
+    rows = [(f"{a.name}{' (default)' if a.default else ''}", spec(a.platform).title,
+             shown_url(a.api_base_url),
+             "keys set" if not a.missing else f"missing {', '.join(a.missing)}")
+            for a in found.accounts]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(
+            row, widths, strict=False)) + f"  {row[3]}")
+    record = found.daemon
+    if found.daemon_running and record is not None:
+        since = record.started_at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+        click.echo(f"Daemon:    running, pid {record.pid} on {record.host}, since {since} "
+                   f"(last sign of life {ago(record.heartbeat_at)} ago)")
+    elif record is not None:
+        click.echo(f"Daemon:    not running (pid {record.pid} on {record.host} stopped without "
+                   f"signing off, last seen {ago(record.heartbeat_at)} ago). `threadbot "
+                   "daemon` starts one.")
+    else:
+        click.echo("Daemon:    not running. `threadbot daemon` starts one (queued threads "
+                   "wait until then).")
+
+
 @cli.command("init")
 @click.argument("directory", default=".", metavar="[DIR]")
 def init_command(directory: str) -> None:
-    """Lay out a writer's folder in DIR (default: here): config/threadbot.yaml with
-    comments, drafts/ with an example draft, and a .gitignore for local state."""
+    """Lay out a writer's folder in DIR (default: here).
+
+    Creates config/threadbot.yaml with comments, drafts/ with an example draft, and
+    a .gitignore for local state; keeps files already there."""
     created, kept = init_folder(directory)
     for path in created:
         click.echo(f"created  {path}")

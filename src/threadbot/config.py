@@ -1,12 +1,20 @@
 """Configuration: where it is found, what it may hold, and how it is checked.
 
-Where the configuration comes from, first match wins:
+Where the configuration comes from, first match wins (the way git finds its
+repository):
 
 1. ``--config PATH`` on the command line (the file must exist);
 2. the ``THREADBOT_CONFIG`` environment variable (the file must exist);
-3. ``config/threadbot.yaml`` in the current folder, if it exists (a writer's
-   folder holds ``config/`` and ``drafts/``, like a static site generator's);
+3. ``config/threadbot.yaml`` in the current folder, else in its parent folder,
+   and so on up to the top of the file system (a writer's folder holds
+   ``config/`` and ``drafts/``, like a static site generator's, so threadbot
+   run from ``drafts/`` or any folder below finds it);
 4. the built-in defaults below.
+
+Relative paths in the config (``database:``, ``daemon.log_file``) and the
+``.env`` file are taken from the config's own folder, wherever threadbot is run
+from; a draft's path given on the command line is relative to the current
+folder, as any command's would be.
 
 Split settings are layered the same way for every draft: built-in defaults,
 then the config's ``split:`` section, then the draft's front matter, then
@@ -164,6 +172,8 @@ class Config:
     timezone: str | None = None
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     path: Path | None = None  # the file it was read from, None for built-in defaults
+    # How ``path`` was chosen: one of FOUND_BY (see ``find_config``).
+    found_by: str = "defaults"
 
     def zone(self):
         """The configured time zone as a ZoneInfo."""
@@ -175,6 +185,29 @@ class Config:
     def folder(self) -> Path:
         """Where relative paths in the config start: its folder, else the current one."""
         return self.path.parent if self.path is not None else Path.cwd()
+
+    @property
+    def writer_folder(self) -> Path:
+        """The writer's folder: the one holding ``config/`` (the config's own folder
+        when the file is not in a folder named ``config``; the current folder when
+        there is no config file)."""
+        if self.path is None:
+            return Path.cwd()
+        path = self.path.absolute()
+        return path.parent.parent if path.parent.name == "config" else path.parent
+
+    def shown_path(self, path: str | os.PathLike) -> str:
+        """A file's path as messages show it: relative to the writer's folder when it
+        is inside it (``drafts/ideas.md``), else absolute; names such as ``<stdin>``
+        are kept."""
+        text = os.fspath(path)
+        if text.startswith("<"):
+            return text
+        full = Path(os.path.normpath(os.path.join(os.getcwd(), text)))
+        try:
+            return full.relative_to(self.writer_folder).as_posix()
+        except ValueError:
+            return str(full)
 
     def database_path(self) -> Path:
         """The SQLite database: $THREADBOT_DB, else ``database:`` in the config
@@ -735,34 +768,66 @@ def normalise_text(text: str) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
-    """Where the configuration comes from (see the module docstring); None means defaults."""
+# How the config file was chosen, as ``Config.found_by`` says it.
+FOUND_BY = ("--config", CONFIG_ENV, "search", "defaults")
+
+
+def find_config(explicit: str | os.PathLike | None = None,
+                start: str | os.PathLike | None = None) -> tuple[Path | None, str]:
+    """The config file to read (absolute; ``None`` for the built-in defaults) and how it
+    was chosen (one of ``FOUND_BY``), in the order the module docstring gives.
+    ``start`` is the folder the search begins in (default: the current one).
+
+    Raises ``ConfigError`` when ``--config`` or ``THREADBOT_CONFIG`` names no file."""
     if explicit is not None:
         path = Path(explicit)
-        if not path.exists():
-            raise ConfigError("no config file here. Check the path given to --config.",
-                              path=str(path))
-        return path
+        if not path.is_file():
+            what = "a folder, not a config file" if path.is_dir() else "no config file here"
+            raise ConfigError(f"{what}. Check the path given to --config.", path=str(path))
+        return path.absolute(), "--config"
     env = os.environ.get(CONFIG_ENV)
     if env:
         path = Path(env)
-        if not path.exists():
+        if not path.is_file():
+            what = "a folder, not a config file" if path.is_dir() else "no config file here"
             raise ConfigError(
-                f"no config file here, but {CONFIG_ENV} points to it. "
-                f"Fix or unset {CONFIG_ENV}.",
+                f"{what}, but {CONFIG_ENV} points to it. Fix or unset {CONFIG_ENV}.",
                 path=str(path),
             )
-        return path
-    if DEFAULT_CONFIG_PATH.is_file():
-        return DEFAULT_CONFIG_PATH
-    return None
+        return path.absolute(), CONFIG_ENV
+    folder = Path(start) if start is not None else Path.cwd()
+    folder = folder.absolute()
+    for candidate in (folder, *folder.parents):
+        path = candidate / DEFAULT_CONFIG_PATH
+        try:
+            if path.is_file():
+                return path, "search"
+        except OSError:  # a folder we may not look into: go on upwards, as git does
+            continue
+    return None, "defaults"
+
+
+def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The config file ``find_config`` chooses; None means the built-in defaults."""
+    return find_config(explicit)[0]
+
+
+def _shown(path: Path) -> str:
+    """The config's path in messages: relative when it is below the current folder."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
     """Load the configuration, found as the module docstring describes."""
-    found = find_config_path(path)
+    found, how = find_config(path)
     if found is None:
         return Config()
-    text = read_text_file(found, what="config file", error=ConfigError)
-    data = load_yaml_mapping(text, path=str(found), what="config file")
-    return _parse_config(data, str(found))
+    shown = _shown(found)
+    text = read_text_file(Path(shown), what="config file", error=ConfigError)
+    data = load_yaml_mapping(text, path=shown, what="config file")
+    # Kept as shown (relative below the current folder) so that messages stay short;
+    # the current folder does not change while threadbot runs.
+    return replace(_parse_config(data, shown), path=Path(shown), found_by=how)

@@ -16,7 +16,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     UNEXPECTED = 1  # a bug in threadbot: please report it
-    USAGE = 2  # bad command-line arguments (click's own code)
+    USAGE = 2  # bad command-line usage only: unknown option or value (click's own code)
     DRAFT = 3  # the draft cannot be read or is malformed
     CONFIG = 4  # the configuration file is missing, malformed or has bad values
     MEDIA = 5  # an image is missing, too large, of the wrong type, or too many
@@ -31,6 +31,8 @@ class ExitCode(IntEnum):
     BUSY = 14  # another process is posting that thread, or another daemon runs
     WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
     DATABASE_GONE = 16  # the database file was deleted or replaced under a running daemon
+    NO_TERMINAL = 17  # it would ask before acting, but there is no terminal: add --yes
+    NO_TIME = 18  # nothing says when to post: give --at WHEN, or slots to the account
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 
@@ -65,7 +67,28 @@ class MediaError(ThreadbotError):
 
 
 class UsageError(ThreadbotError):
+    """The command line itself is wrong (an option's value, options that clash). Any
+    other reason gets its own class and exit code."""
+
     exit_code = ExitCode.USAGE
+
+
+class NoTerminalError(ThreadbotError):
+    """A question must be answered before acting, and there is no terminal to ask."""
+
+    exit_code = ExitCode.NO_TERMINAL
+
+
+class NoTimeError(ThreadbotError):
+    """Nothing says when a thread is to go out (no --at, no ``at:``, no free slot)."""
+
+    exit_code = ExitCode.NO_TIME
+
+
+class WrongStateError(ThreadbotError):
+    """The thread's status does not allow what was asked."""
+
+    exit_code = ExitCode.WRONG_STATE
 
 
 class SplitError(ThreadbotError):

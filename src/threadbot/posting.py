@@ -76,8 +76,10 @@ def draft_account(config: Config, draft: Draft, name: str | None) -> Account:
     return draft_accounts(config, draft, [name] if name else None)[0]
 
 
-def open_store(config: Config) -> Store:
-    return Store(config.database_path())
+def open_store(config: Config, *, read_only: bool = False) -> Store:
+    """The config's database; ``read_only`` for commands that only read, which never
+    create it (see ``Store``)."""
+    return Store(config.database_path(), read_only=read_only)
 
 
 def account_limits(config: Config, account: Account, *, fetch: bool = True,
@@ -95,7 +97,7 @@ def account_limits(config: Config, account: Account, *, fetch: bool = True,
         return platform.default_limits
     if not fetch and not config.database_path().exists():
         return None
-    with open_store(config) as store:
+    with open_store(config, read_only=not fetch) as store:
         cached = store.platform_limits(account.name, account.api_base_url)
         fresh = cached is not None and now_utc() - cached[1] < LIMITS_MAX_AGE
         if cached is not None and (fresh or not fetch) and not refresh:
@@ -183,11 +185,17 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
     wanted = platform or draft.front_matter.get("platform")
     plans = []
     for account in chosen:
-        if (platform and platform != account.platform) or (
-                wanted and wanted != account.platform and len(chosen) == 1):
-            raise UsageError(f"the draft is set for {wanted}, but account '{account.name}' "
-                             f"posts to {account.platform}. Choose another account with "
-                             "--account.")
+        if platform and platform != account.platform:
+            raise UsageError(f"--platform {platform} does not match account "
+                             f"'{account.name}', which posts to {account.platform}. Leave "
+                             "out --platform, or choose another account with --account.")
+        if wanted and wanted != account.platform and len(chosen) == 1:
+            # The draft's front matter and the account disagree: not a command-line slip.
+            raise DraftError(f"the draft is set for {wanted} ('platform:'), but account "
+                             f"'{account.name}' posts to {account.platform}. Choose another "
+                             "account with --account, or change or remove 'platform:'.",
+                             path=draft.source,
+                             line=draft.front_matter_lines.get("platform"))
         load_secrets(config, account)  # fail now, not after the confirmation
         thread = compose_for(config, draft, account, **overrides)
         thread.check()
@@ -395,12 +403,12 @@ def refused_advice(thread: StoredThread) -> str:
 
 
 def list_threads(config: Config) -> list[StoredThread]:
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return store.threads()
 
 
 def get_thread(config: Config, thread_id: int) -> StoredThread:
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return store.thread(thread_id)
 
 
@@ -511,12 +519,12 @@ def login(config: Config, name: str, *, ask: Callable[[str], str],
     for key, variable in account.env.items():
         sharing = _sharing(config, account, variable)
         if sharing and known.get(variable):
-            raise UsageError(
+            raise ConfigError(
                 f"account '{account.name}' reads {variable}, which account '{sharing[0]}' "
                 "uses too and which is already set: logging in would replace its token. "
                 f"Give '{account.name}' a variable of its own in the config (under the "
                 f"account: env: {{{key}: {account.name.upper().replace('-', '_')}_TOKEN}}), "
-                "then log in again.")
+                "then log in again.", path=str(config.path) if config.path else None)
     secrets = platform.login(account, ask=ask, say=say,
                              state_dir=config.database_path().parent)
     with platform.make_client(account, secrets, config.posting.timeout_seconds,
@@ -572,10 +580,14 @@ class Rehearsal:
     thread: StoredThread
     chain_ok: bool  # every post replies to the one before, in order
     media: list[tuple[int, str | None]]  # (post position, alt text as the server recorded it)
+    # The fake server's address (http://127.0.0.1:PORT), stopped once the rehearsal is
+    # done: the thread's links point there, never at the platform.
+    server: str = ""
 
 
 def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = None,
              on_event: Callable[[Event], None] = lambda e: None,
+             on_server: Callable[[str, str, str], None] = lambda *a: None,
              **overrides: Any) -> list[Rehearsal]:
     """Post the draft, for each account, to a fake server of the account's platform
     running on this machine, through the same path as ``post`` (the platform's
@@ -583,6 +595,7 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
     throwaway database. Needs no credentials and sends nothing anywhere.
 
     Without accounts in the config (or given), it rehearses for the default account.
+    ``on_server(account, platform, base_url)`` is called as each fake server starts.
     """
     import tempfile
     from dataclasses import replace
@@ -604,6 +617,8 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
                 fake_account = replace(fake_account,
                                        handle=server.rehearsal_handle("rehearsal"))
             secrets = server.rehearsal_account("rehearsal")
+            address = server.base_url  # kept: the server is gone after the block
+            on_server(account.name, account.platform, address)
             with Store(Path(folder) / "rehearsal.db") as store, \
                     platform.make_client(fake_account, secrets, 10.0,
                                          state_dir=Path(folder)) as client:
@@ -615,7 +630,8 @@ def rehearse(config: Config, draft_path: str, *, accounts: list[str] | None = No
             post.reply_to == (ids[i - 1] if i else None) for i, post in enumerate(chain))
         media = [(i + 1, alt) for i, post in enumerate(chain) for alt in post.alts]
         results.append(Rehearsal(account=account.name, platform=account.platform,
-                                 thread=done, chain_ok=chain_ok, media=media))
+                                 thread=done, chain_ok=chain_ok, media=media,
+                                 server=address))
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import ConfigError, UsageError
 
 GITIGNORE = """\
 # threadbot's local state and secrets: never commit these.
@@ -48,6 +48,8 @@ def init_folder(directory: str | Path) -> tuple[list[Path], list[Path]]:
             with path.open("x", encoding="utf-8") as handle:
                 handle.write(content)
         except OSError as exc:
-            raise UsageError(f"cannot create {path}: {exc.strerror}.") from None
+            # Not a command-line slip: the folder cannot be written (exit code 4).
+            raise ConfigError(f"cannot create {path}: {exc.strerror}. Check that you may "
+                              "write in that folder.") from None
         created.append(path)
     return created, kept

@@ -20,7 +20,14 @@ from typing import Any
 from .accounts import load_secrets
 from .config import MAX_TEXT_BYTES, Account, Config
 from .draft import content_hash, read_draft
-from .errors import AlreadyPostedError, DraftError, ExitCode, ThreadbotError, UsageError
+from .errors import (
+    AlreadyPostedError,
+    DraftError,
+    ExitCode,
+    NoTimeError,
+    ThreadbotError,
+    UsageError,
+)
 from .posting import compose_for, draft_accounts, open_store, warn_unchanged
 from .publish import check_not_half_posted, draft_location, earlier_thread, post_rows
 from .store import PostStatus, Store, StoredThread, ThreadStatus, now_utc
@@ -177,7 +184,7 @@ def _front_matter_differs(draft, thread: StoredThread, current: datetime, zone) 
 def _next_free_slot(store, account: Account, zone, current: datetime,
                     existing: StoredThread | None) -> datetime:
     if not account.slots:
-        raise UsageError(
+        raise NoTimeError(
             f"no time given, and account '{account.name}' has no posting slots. Add "
             "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
             "config (e.g. slots: [\"mon-fri 09:00\"]).")
@@ -187,8 +194,8 @@ def _next_free_slot(store, account: Account, zone, current: datetime,
     found = next_slots(parse_slots(list(account.slots)), tz=zone, after=current, taken=taken,
                        count=1)
     if not found:
-        raise UsageError(f"account '{account.name}' has no free slot to come. Add slots in "
-                         "the config, or give --at WHEN.")
+        raise NoTimeError(f"account '{account.name}' has no free slot to come. Add slots in "
+                          "the config, or give --at WHEN.")
     return found[0]
 
 
@@ -198,7 +205,7 @@ def free_slots(config: Config, account: str | None = None, count: int = 5, *,
     chosen = config.account(account)
     if not chosen.slots:
         return chosen, []
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         taken = set(store.scheduled_times(chosen.name))
     return chosen, next_slots(parse_slots(list(chosen.slots)), tz=config.zone(), after=clock(),
                               taken=taken, count=count)

@@ -265,10 +265,21 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_que
 
 
 class Store:
-    """The threadbot database. Open one per process (or thread) with ``Store(path)``."""
+    """The threadbot database. Open one per process (or thread) with ``Store(path)``.
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+    ``Store(path, read_only=True)`` is for commands that only read (``list``, ``show``,
+    ``slots``, ``where``): it never creates a file. A database that does not exist yet
+    reads as an empty one (in memory); an existing one is opened without the right to
+    write (``mode=rw`` so that SQLite removes its WAL files on close, and ``PRAGMA
+    query_only``), and one from an older threadbot is copied into memory and migrated
+    there, leaving the file as it was. Writing through it is a bug (sqlite3 refuses)."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            self._open_read_only(timeout)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN ourselves, so no transaction is
@@ -284,6 +295,55 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database: {exc}. Check that it is a threadbot "
                              "database and that the folder is writable.",
+                             path=str(self.path)) from None
+
+    def _open_read_only(self, timeout: float) -> None:
+        def connect(target: str, *, uri: bool) -> sqlite3.Connection:
+            db = sqlite3.connect(target, timeout=timeout, isolation_level=None,
+                                 check_same_thread=False, uri=uri)
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            return db
+
+        try:
+            if not self.path.exists():
+                self.db = connect(":memory:", uri=False)
+                self._migrate()
+                return
+            file = None
+            for mode in ("rw", "ro"):  # "ro" when the file itself is not writable
+                try:
+                    file = connect(f"{self.path.absolute().as_uri()}?mode={mode}", uri=True)
+                    file.execute("PRAGMA query_only = ON")
+                    file.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                    break
+                except sqlite3.OperationalError:
+                    if file is not None:
+                        file.close()
+                        file = None
+                    if mode == "ro":
+                        raise
+            assert file is not None
+            self.db = file
+            known = {m.__name__ for m in MIGRATIONS}
+            try:
+                done = {row[0] for row in file.execute("SELECT name FROM migrations")}
+            except sqlite3.OperationalError:
+                done = set()
+            if done - known:
+                raise StoreError(
+                    "this database was written by a newer threadbot "
+                    f"(migrations {', '.join(sorted(done - known))}). Upgrade threadbot.",
+                    path=str(self.path))
+            if done != known:  # older: read a migrated copy, leave the file to writers
+                memory = connect(":memory:", uri=False)
+                file.backup(memory)
+                file.close()
+                self.db = memory
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read the database: {exc}. Check that it is a threadbot "
+                             "database and that you may read it.",
                              path=str(self.path)) from None
 
     def close(self) -> None:
@@ -693,6 +753,16 @@ class Store:
             db.execute("UPDATE daemons SET heartbeat_at = ? WHERE owner = ?",
                        (_iso(now_utc()), owner))
 
+    def daemon(self) -> DaemonRecord | None:
+        """The daemon registered on this database, if any (it may have died since:
+        ``DaemonRecord.running`` tells)."""
+        row = self.db.execute("SELECT owner, started_at, heartbeat_at FROM daemons "
+                              "ORDER BY heartbeat_at DESC").fetchone()
+        if row is None:
+            return None
+        return DaemonRecord(owner=row["owner"], started_at=_parse(row["started_at"]),
+                            heartbeat_at=_parse(row["heartbeat_at"]))
+
     def release_daemon(self, owner: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM daemons WHERE owner = ?", (owner,))
@@ -820,6 +890,37 @@ class Store:
 # Threads that queueing their draft again may update (when none of their posts is up).
 _REQUEUEABLE = tuple(s.value for s in (ThreadStatus.QUEUED, ThreadStatus.FAILED,
                                        ThreadStatus.MISSED, ThreadStatus.CANCELLED))
+
+
+# A daemon whose heartbeat is older than this (seconds) is taken to be gone.
+DAEMON_STALE_AFTER = 15.0
+
+
+@dataclass(frozen=True)
+class DaemonRecord:
+    """The daemon a database records: ``owner`` is ``host:pid:daemon``."""
+
+    owner: str
+    started_at: datetime
+    heartbeat_at: datetime
+
+    @property
+    def host(self) -> str:
+        return self.owner.rsplit(":", 2)[0]
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int(self.owner.rsplit(":", 2)[1])
+        except (IndexError, ValueError):
+            return None
+
+    def running(self, now: datetime | None = None) -> bool:
+        """Alive: its process exists, on this host; on another host (which cannot be
+        asked), its heartbeat is recent."""
+        if self.host == socket.gethostname():
+            return _alive(self.owner)
+        return ((now or now_utc()) - self.heartbeat_at).total_seconds() < DAEMON_STALE_AFTER
 
 
 def _not_found(thread_id: int) -> NotFoundError:
