@@ -139,7 +139,7 @@ def test_post_again_offers_resume_of_partial_thread(capsys, writer, fake_x):
     fake_x.user_post_cap_24h = None
     again = run_cli(capsys, "post", path, "--yes")
     assert again.code == 0, again.err
-    assert "started before for account 'main' as thread 1" in again.out
+    assert "started before for account 'main' as thread 1" in again.err
     assert len(chain(fake_x)) == 4
     assert len(json.loads(run_cli(capsys, "list", "--json").out)) == 1
 

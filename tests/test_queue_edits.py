@@ -454,3 +454,38 @@ def test_edit_opens_a_queued_threads_draft_and_says_what_changed(capsys, writer,
     assert terminal.opened() == [writer / path]
     assert "3 posts, was 2" in edited.out
     assert run_cli(capsys, "edit", "42").code == int(ExitCode.NOT_FOUND)
+
+
+# ------------------------------------------------------------ never the same draft twice
+
+
+def test_post_of_an_edited_queued_draft_posts_the_queued_thread_once(capsys, writer,
+                                                                       fake_x):
+    path = write(writer, "d.md", "A first thougth.", "A second thought.")
+    thread_id = queue(capsys, path, "--at", "+1h")
+    write(writer, "d.md", "A first thought.", "A second thought.")  # the typo fixed
+    result = run_cli(capsys, "post", path, "--yes", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["id"] == thread_id  # the queued thread, not a new one
+    assert [p.text for p in fake_x.posts()] == ["A first thought.", "A second thought."]
+    assert set(listed(capsys)) == {thread_id}
+    # Its time comes: the daemon finds nothing left to post.
+    result = run_daemon_once(writer)
+    assert result.returncode == 0, result.stderr
+    assert len(fake_x.posts()) == 2
+
+
+def test_a_queued_draft_edited_into_a_posted_text_is_not_posted_again(capsys, writer,
+                                                                        fake_x):
+    path = write(writer, "d.md", "Said once.", "And only once.")
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    other = write(writer, "e.md", "Something else.")
+    thread_id = queue(capsys, other, "--at", "+1h")
+    # The writer pastes the posted text into the queued draft.
+    (writer / other).write_text((writer / path).read_text(encoding="utf-8"), encoding="utf-8")
+    due_now(writer, thread_id)
+    assert run_daemon_once(writer).returncode == 0
+    assert [p.text for p in fake_x.posts()] == ["Said once.", "And only once."]
+    thread = shown(capsys, thread_id)
+    assert thread["status"] == "failed"
+    assert "already posted" in (thread.get("note") or json.dumps(thread))

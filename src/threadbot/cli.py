@@ -266,11 +266,12 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
             continue
         if earlier.status.value == "queued":
             click.echo(f"This draft is queued for account '{plan.account.name}' as thread "
-                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC).")
+                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC): it is "
+                       "posted now, as the draft is now.", err=True)
         else:
             click.echo(f"This draft was started before for account '{plan.account.name}' as "
                        f"thread {earlier.id} ({earlier.posted_count} of "
-                       f"{len(earlier.posts)} posts are up).")
+                       f"{len(earlier.posts)} posts are up).", err=True)
     if fresh and not as_json:
         _show_threads(config, [plan.thread for plan in fresh], as_json=False, dry_run=False)
     if len(plans) == 1:
@@ -701,7 +702,7 @@ def edit_command(ctx: click.Context, thread_id: int) -> None:
     thread = posting.get_thread(config, thread_id)
     if thread.draft_path.startswith("<"):
         raise WrongStateError(f"thread {thread_id} was read from standard input: there is no draft "
-                         f"file to edit. `threadbot show {thread_id}` shows its posts.")
+                               f"file to edit. `threadbot show {thread_id}` shows its posts.")
     shown = _relative(thread.draft_path)
     if thread.status.value != "queued":
         click.echo(f"Note: thread {thread_id} is {thread.status.value}, not queued: editing "

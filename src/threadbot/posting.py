@@ -30,7 +30,14 @@ from .platforms.errors import (
     RejectedError,
     UncertainError,
 )
-from .publish import Event, Publisher, check_not_half_posted, earlier_thread, record
+from .publish import (
+    Event,
+    Publisher,
+    check_not_half_posted,
+    draft_location,
+    earlier_thread,
+    record,
+)
 from .store import Store, StoredThread, ThreadStatus, now_utc, process_owner
 from .thread import Thread, compose
 
@@ -201,6 +208,10 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
         thread.check()
         with open_store(config) as store:
             earlier = earlier_thread(store, thread, account.name)
+            if not again and (earlier is None or earlier.status is not ThreadStatus.POSTED):
+                # Queued, then edited: the queued thread is this post (its posts the
+                # draft as it is now), never a second thread beside it.
+                earlier = _queued_thread(config, store, thread, account.name) or earlier
             if not again:
                 check_not_half_posted(store, thread, account.name, earlier)
         if earlier is not None and not again:
@@ -217,6 +228,18 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
             warn_unchanged(thread, account, earlier)
         plans.append(Plan(thread=thread, account=account))
     return plans
+
+
+def _queued_thread(config: Config, store: Store, thread: Thread,
+                   account: str) -> StoredThread | None:
+    """The thread queued from this same draft file for ``account``, refreshed to the
+    draft as it is now (``schedule.refresh_queued``), or None."""
+    from .schedule import refresh_queued  # schedule builds on this module
+
+    for queued in store.queued_for_draft(draft_location(thread.source)):
+        if queued.account == account:
+            return refresh_queued(config, store, queued)
+    return None
 
 
 def warn_reposting(config: Config, threads: list[Thread]) -> None:

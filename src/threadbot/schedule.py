@@ -342,6 +342,15 @@ def refresh_queued(config: Config, store: Store, thread: StoredThread) -> Stored
         # (an image gone since is reported when it is uploaded).
         return thread
     composed = compose_queued(config, thread)
+    # Edited into a text this account already posted (say, the edit was undone after an
+    # earlier `post`): posting it would be the same thread twice.
+    earlier = earlier_thread(store, composed, thread.account)
+    if earlier is not None and earlier.id != thread.id \
+            and earlier.status is ThreadStatus.POSTED:
+        raise AlreadyPostedError(
+            f"the draft as it is now was already posted to account '{thread.account}' as "
+            f"thread {earlier.id}: {earlier.url}. Change the text to post it anew.",
+            path=thread.draft_path)
     rows = post_rows(composed)
     options = _stored_options(composed, thread.options.get("split"))
     if (rows != [(p.text, p.media) for p in thread.posts]
