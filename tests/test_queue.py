@@ -149,7 +149,13 @@ def test_queue_refuses_a_posted_draft_unless_again(capsys, writer, fake_x):
     result = run_cli(capsys, "queue", path, "--at", "+1h")
     assert result.code == int(ExitCode.ALREADY_POSTED)
     assert "--again" in result.err and f"{fake_x.base_url}/threadbot_test/status/" in result.err
-    assert run_cli(capsys, "queue", path, "--at", "+1h", "--again").code == 0
+    # Again on purpose, but X would refuse the same text within a month: nothing queued.
+    refused = run_cli(capsys, "queue", path, "--at", "+1h", "--again")
+    assert refused.code == int(ExitCode.DRAFT)
+    assert "same text as post 1 of thread 1" in refused.err
+    assert len(json.loads(run_cli(capsys, "list", "--json").out)) == 1
+    # Queued for after the month, it is accepted.
+    assert run_cli(capsys, "queue", path, "--at", "+31d", "--again").code == 0
 
 
 def test_drafts_from_stdin_never_replace_each_other(capsys, writer):

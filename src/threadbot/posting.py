@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import client_for, credential_status, load_secrets
+from .checks import check_thread_ledger
 from .config import Account, Config
 from .draft import Draft, read_draft
 from .errors import (
@@ -109,9 +110,12 @@ def account_limits(config: Config, account: Account, *, fetch: bool = True,
 
 
 def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool = True,
-                **overrides: Any) -> Thread:
+                again: bool = False, ledger: bool = True, **overrides: Any) -> Thread:
     """The draft as a thread for ``account``: its platform, its server's limits, its
-    split settings. With ``fetch=False`` nothing touches the network; a thread
+    split settings; with ``ledger``, checked against what the account posted before
+    (a post X would refuse as a duplicate; ``again``: as for a new thread of a draft
+    already posted; see ``threadbot.checks.check_thread_ledger``). With
+    ``fetch=False`` nothing touches the network and no database is created; a thread
     counted with the platform's default limits because the server's are not known
     yet says so in a warning."""
     try:
@@ -123,6 +127,11 @@ def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool =
         limits = account_limits(config, account, fetch=False)
         unreachable = error.message
     thread = compose(draft, config=config, account=account, limits=limits, **overrides)
+    if ledger and spec(account.platform).duplicate_window is not None \
+            and config.database_path().exists():
+        with open_store(config) as store:
+            thread.faults.extend(check_thread_ledger(store, thread, account.name,
+                                                     again=again))
     if unreachable is not None:
         thread.warnings.insert(0, (
             f"account '{account.name}': could not read its server's limits ({unreachable}); "
@@ -189,7 +198,7 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
                              f"posts to {account.platform}. Choose another account with "
                              "--account.")
         load_secrets(config, account)  # fail now, not after the confirmation
-        thread = compose_for(config, draft, account, **overrides)
+        thread = compose_for(config, draft, account, again=again, **overrides)
         thread.check()
         with open_store(config) as store:
             earlier = earlier_thread(store, thread, account.name)

@@ -22,7 +22,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -270,6 +270,8 @@ class PlatformSpec:
             instance does; X's are ``default_limits``, the same for everyone).
         needs_handle: accounts must give ``handle:`` in the config.
         resizes_images: too-large images are scaled down to fit, not refused.
+        duplicate_window: how long the platform refuses a post repeating the text of
+            one the account posted (``None``: it accepts repeated text).
         extra: the pip extra that installs the platform's library, if any.
 
     A platform module imports its client library; ``threadbot.platforms.spec``
@@ -294,6 +296,10 @@ class PlatformSpec:
     resizes_images: bool = False
     # Posts are paid for per post (X's pay-per-use API: the preview shows the cost).
     paid_posts: bool = False
+    # A post whose text is the same as one the account posted within this window (a
+    # ``timedelta``) is refused as a duplicate, in a thread or not; ``None``: repeated
+    # text is accepted.
+    duplicate_window: timedelta | None = None
     # What to check when the platform rejects an account's keys; ``{names}`` (the
     # variables) and ``{account}`` (its name) are filled in.
     auth_help: str = ("{names} is wrong, expired or revoked. Get a new one with "
