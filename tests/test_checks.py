@@ -228,3 +228,37 @@ def test_the_preview_and_post_reach_the_same_verdict(capsys, folder, servers, fa
         assert "Traceback" not in post.err
     else:
         assert servers[platform].posts()
+
+
+# --------------------------------------------------------------- the module itself
+
+
+def test_a_post_over_the_limit_is_a_fault_naming_it():
+    from threadbot.checks import check_lengths
+
+    faults = check_lengths([280, 281, 12], 280, source="d.md", platform="x")
+    assert [(f.kind, f.posts) for f in faults] == [("length", (2,))]
+    assert "post 2 is 281 characters as X counts them; it takes 280" in faults[0].message
+
+
+def test_refuse_raises_the_first_blocking_fault_by_its_kind():
+    from threadbot.checks import Fault, refuse
+    from threadbot.errors import DraftError, MediaError
+
+    refuse([Fault("duplicate", "only a note", blocking=False)])  # nothing to refuse
+    with pytest.raises(MediaError, match=r"^gone \(and 1 more problem\)$"):
+        refuse([Fault("image", "gone"), Fault("duplicate", "twice")])
+    with pytest.raises(DraftError) as raised:
+        refuse([Fault("posted_before", "again"), Fault("alt_text", "long"),
+                Fault("length", "over")])
+    assert raised.value.exit_code == ExitCode.DRAFT
+    assert str(raised.value) == "again (and 2 more problems)"
+
+
+def test_only_a_repeat_still_to_send_is_a_fault():
+    from threadbot.checks import check_repeats
+
+    texts = ["Still here.", "Middle.", "Still here."]
+    assert check_repeats(texts, "x", "d.md", pending=[False, False, False]) == []
+    assert check_repeats(texts, "x", "d.md", pending=[False, True, True])[0].posts == (1, 3)
+    assert check_repeats(texts, "mastodon", "d.md") == []
