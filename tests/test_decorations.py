@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadbot import compose_text
+from threadbot import compose_text, measure
 from threadbot.config import Config, SplitSettings
 from threadbot.counting import find_urls
 from threadbot.counting._bluesky import render
@@ -67,6 +67,9 @@ def test_every_platform_finds_exactly_the_drafts_links(text, platform, continuat
     thread = compose_text(text, platform=platform, config=Config(), limits=limits,
                           continuation=continuation, thread_marker=thread_marker,
                           numbering=numbering, numbering_position=position, packing=packing)
+    for post in thread.posts:  # the space before a marker is counted like the rest
+        assert post.length == measure(post.text, platform)
+        assert post.length <= thread.limit, post.text
     found = [link for post in thread.posts for link in links(post.text, platform)]
     assert found == links(text, platform), [p.text for p in thread.posts]
     if platform == "bluesky":
