@@ -24,11 +24,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .draft import Image
 from .errors import DraftError, MediaError
 from .media import _size, image_format
 from .platforms import Limits, spec
+
+if TYPE_CHECKING:
+    from .store import PostedText, Store, StoredThread
+    from .thread import Thread
 
 __all__ = ["Fault", "MediaRules", "check_image", "check_ledger", "check_lengths",
            "check_media", "check_posted_before", "check_repeats", "check_stored",
@@ -231,16 +236,16 @@ def check_repeats(texts: Sequence[str], platform: str, source: str, *,
 
 
 def check_posted_before(texts: Sequence[str], platform: str, source: str,
-                        posted: Iterable[object], *, account: str,
+                        posted: Iterable[PostedText], *, account: str,
                         pending: Sequence[bool] | None = None) -> list[Fault]:
     """Posts of the thread (``texts``, the ones still ``pending``) repeating a post the
     ledger shows the account posted (``posted``: ``store.PostedText`` rows, already
-    limited to the platform's window and to other threads)."""
+    limited to the platform's window and to other threads), oldest first."""
     window = spec(platform).duplicate_window
     if window is None:
         return []
     pending = pending if pending is not None else [True] * len(texts)
-    earlier: dict[str, object] = {}
+    earlier: dict[str, PostedText] = {}
     for row in posted:
         earlier.setdefault(same_text_key(row.text), row)  # the oldest one first
     faults = []
@@ -262,7 +267,7 @@ def check_posted_before(texts: Sequence[str], platform: str, source: str,
     return faults
 
 
-def check_ledger(store, *, platform: str, account: str, texts: Sequence[str], source: str,
+def check_ledger(store: Store, *, platform: str, account: str, texts: Sequence[str], source: str,
                  exclude: Iterable[int] = (), pending: Sequence[bool] | None = None,
                  now: datetime | None = None) -> list[Fault]:
     """``check_posted_before`` against the account's posts in the ledger (``store``,
@@ -280,7 +285,7 @@ def check_ledger(store, *, platform: str, account: str, texts: Sequence[str], so
                                pending=pending)
 
 
-def check_thread_ledger(store, thread, account: str, *, again: bool = False,
+def check_thread_ledger(store: Store, thread: Thread, account: str, *, again: bool = False,
                         now: datetime | None = None) -> list[Fault]:
     """``check_ledger`` for a composed thread (``thread.Thread``) about to be posted or
     queued as ``account``. Threads of the same draft are left out unless ``again``:
@@ -303,7 +308,7 @@ def check_thread_ledger(store, thread, account: str, *, again: bool = False,
                         exclude=exclude, now=now)
 
 
-def check_stored(store, thread, *, limits: Limits | None = None,
+def check_stored(store: Store, thread: StoredThread, *, limits: Limits | None = None,
                  now: datetime | None = None) -> list[Fault]:
     """The checks that can change between queueing and posting, for a recorded thread
     (``store.StoredThread``) about to be published: its posts still to send against
