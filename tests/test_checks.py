@@ -162,6 +162,23 @@ def test_queued_past_the_month_it_is_accepted(capsys, folder, servers):
     assert result.code == 0, result.err
 
 
+def test_resume_refuses_a_post_that_became_a_duplicate_meanwhile(capsys, folder, servers):
+    x = servers["x"]
+    x.user_post_cap_24h = 1
+    first = run_cli(capsys, "post", write(folder, EARLIER, "earlier.md"), "--yes")
+    assert first.code == int(ExitCode.RATE_LIMITED)
+    x.user_post_cap_24h = None
+    # Meanwhile the refrain went out in another thread.
+    assert run_cli(capsys, "post", write(folder, LATER, "later.md"), "--yes").code == 0
+    sent = len(x.posts())
+    result = run_cli(capsys, "resume", "1")
+    assert result.code == int(ExitCode.DRAFT)
+    assert "post 2 (“The refrain of the season.”) has the same text as post 2 of thread 2" \
+        in result.err
+    assert len(x.posts()) == sent
+    assert run_cli(capsys, "delete", "1", "--yes").code == 0  # taking it down still works
+
+
 def test_the_daemon_refuses_a_queued_thread_that_became_a_duplicate(capsys, folder, servers):
     later = write(folder, LATER, "later.md")
     assert run_cli(capsys, "queue", later, "--now").code == 0

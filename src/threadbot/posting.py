@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import client_for, credential_status, load_secrets
-from .checks import check_thread_ledger
+from .checks import check_stored, check_thread_ledger, refuse
 from .config import Account, Config
 from .draft import Draft, read_draft
 from .errors import (
@@ -242,11 +242,18 @@ def publish_thread(config: Config, thread_id: int,
 
 
 @contextmanager
-def _publisher(config: Config, thread_id: int, on_event: Callable[[Event], None]
-               ) -> Iterator[tuple[Store, Publisher]]:
-    """The store and a publisher signed in as the thread's account."""
+def _publisher(config: Config, thread_id: int, on_event: Callable[[Event], None],
+               *, check: bool = True) -> Iterator[tuple[Store, Publisher]]:
+    """The store and a publisher signed in as the thread's account. With ``check``,
+    the thread's posts still to send are checked first (``checks.check_stored``: a
+    duplicate of a post made since, an image gone), and refused before anything is
+    sent."""
     with open_store(config) as store:
-        account = config.account(store.thread(thread_id).account)
+        stored = store.thread(thread_id)
+        account = config.account(stored.account)
+        if check:
+            refuse(check_stored(store, stored,
+                                limits=account_limits(config, account, fetch=False)))
         with client_for(config, account) as client:
             yield store, Publisher(store, client, config.posting, on_event=on_event)
 
@@ -296,7 +303,7 @@ def delete_thread(config: Config, thread_id: int,
                   on_event: Callable[[Event], None] = lambda e: None) -> StoredThread:
     """Take a posted or partial thread down, last post first. Each deletion is
     recorded as it is confirmed; stopped part-way, the same call goes on."""
-    with _publisher(config, thread_id, on_event) as (store, publisher):
+    with _publisher(config, thread_id, on_event, check=False) as (store, publisher):
         try:
             return publisher.delete(thread_id)
         except KeyboardInterrupt:
