@@ -156,12 +156,6 @@ def test_a_deleted_post_is_no_longer_a_duplicate(capsys, folder, servers):
     assert result.code == 0, result.err
 
 
-def test_queued_past_the_month_it_is_accepted(capsys, folder, servers):
-    assert run_cli(capsys, "post", write(folder, EARLIER, "earlier.md"), "--yes").code == 0
-    result = run_cli(capsys, "queue", write(folder, LATER, "later.md"), "--at", "+31d")
-    assert result.code == 0, result.err
-
-
 def test_resume_refuses_a_post_that_became_a_duplicate_meanwhile(capsys, folder, servers):
     x = servers["x"]
     x.user_post_cap_24h = 1

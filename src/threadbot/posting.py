@@ -110,11 +110,11 @@ def account_limits(config: Config, account: Account, *, fetch: bool = True,
 
 
 def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool = True,
-                again: bool = False, ledger: bool = True, **overrides: Any) -> Thread:
+                again: bool = False, **overrides: Any) -> Thread:
     """The draft as a thread for ``account``: its platform, its server's limits, its
-    split settings; with ``ledger``, checked against what the account posted before
-    (a post X would refuse as a duplicate; ``again``: as for a new thread of a draft
-    already posted; see ``threadbot.checks.check_thread_ledger``). With
+    split settings; checked against what the account posted before (a post X would
+    refuse as a duplicate; ``again``: as for a new thread of a draft already posted;
+    see ``threadbot.checks.check_thread_ledger``). With
     ``fetch=False`` nothing touches the network and no database is created; a thread
     counted with the platform's default limits because the server's are not known
     yet says so in a warning."""
@@ -127,7 +127,7 @@ def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool =
         limits = account_limits(config, account, fetch=False)
         unreachable = error.message
     thread = compose(draft, config=config, account=account, limits=limits, **overrides)
-    if ledger and spec(account.platform).duplicate_window is not None \
+    if spec(account.platform).duplicate_window is not None \
             and config.database_path().exists():
         with open_store(config) as store:
             thread.faults.extend(check_thread_ledger(store, thread, account.name,

@@ -296,10 +296,6 @@ class PlatformSpec:
     resizes_images: bool = False
     # Posts are paid for per post (X's pay-per-use API: the preview shows the cost).
     paid_posts: bool = False
-    # A post whose text is the same as one the account posted within this window (a
-    # ``timedelta``) is refused as a duplicate, in a thread or not; ``None``: repeated
-    # text is accepted.
-    duplicate_window: timedelta | None = None
     # What to check when the platform rejects an account's keys; ``{names}`` (the
     # variables) and ``{account}`` (its name) are filled in.
     auth_help: str = ("{names} is wrong, expired or revoked. Get a new one with "
@@ -310,3 +306,7 @@ class PlatformSpec:
     # ``say(text)``; ``state_dir`` as for ``make_client``);
     # ``None`` when the platform has no such flow (X: keys from its developer portal).
     login: Callable[..., dict[str, str]] | None = field(default=None, repr=False)
+    # A post whose text is the same as one the account posted within this window (a
+    # ``timedelta``) is refused as a duplicate, in a thread or not; ``None``: repeated
+    # text is accepted (``threadbot.checks``).
+    duplicate_window: timedelta | None = None

@@ -638,10 +638,10 @@ SPEC = PlatformSpec(
                           max_alt=1000),
     make_client=_make_client,
     paid_posts=True,
-    # X refuses "duplicate content" and does not say for how long it remembers; a
-    # month is what writers report, so threadbot checks the last 30 days of its ledger.
-    duplicate_window=timedelta(days=30),
     auth_help=("One or more of {names} is wrong or revoked: compare each with the X "
                "developer portal (Keys and tokens); the access token and secret must be "
                "generated for the same app as the API key, with read and write permission."),
+    # X refuses "duplicate content" and does not say for how long it remembers; a
+    # month is what writers report, so threadbot checks the last 30 days of its ledger.
+    duplicate_window=timedelta(days=30),
 )
