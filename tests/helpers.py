@@ -39,3 +39,17 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def age_ledger(folder, *, days: int) -> None:
+    """Make every post in the writer's ledger (``folder``/config/threadbot.db) ``days``
+    older, as if posted that long ago."""
+    import sqlite3
+    from datetime import datetime, timedelta
+
+    with sqlite3.connect(folder / "config" / "threadbot.db") as db:
+        for post_id, posted_at in db.execute("SELECT id, posted_at FROM posts "
+                                             "WHERE posted_at IS NOT NULL").fetchall():
+            older = datetime.fromisoformat(posted_at) - timedelta(days=days)
+            db.execute("UPDATE posts SET posted_at = ? WHERE id = ?",
+                       (older.isoformat(), post_id))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import DRAFTS
-from helpers import run_cli
+from helpers import age_ledger, run_cli
 from threadbot.errors import ExitCode
 from threadbot.store import Store
 
@@ -64,8 +64,14 @@ def test_already_posted_is_refused_with_its_url(capsys, writer, fake_x):
     assert "already posted" in again.err and "--again" in again.err
     assert f"status/{fake_x.posts()[0].id}" in again.err
     assert len(fake_x.posts()) == 4
-    # On purpose, --again posts it anew (X would refuse exact duplicates; a fresh
-    # server window stands in for "much later").
+    # On purpose, --again posts it anew, but not within X's duplicate window: X would
+    # refuse the same text, so nothing is sent.
+    refused = run_cli(capsys, "post", path, "--yes", "--again")
+    assert refused.code == int(ExitCode.DRAFT)
+    assert "post 1 (“Reflection number 1" in refused.err and "thread 1" in refused.err
+    assert len(fake_x.posts()) == 4
+    # Much later (the ledger's posts a month old; a fresh server window), it goes out.
+    age_ledger(writer, days=31)
     fake_x.reset()
     assert run_cli(capsys, "post", path, "--yes", "--again").code == 0
     assert len(fake_x.posts()) == 4
@@ -266,6 +272,7 @@ def test_again_never_takes_another_threads_posts_as_its_own(capsys, writer, fake
     path = draft(writer, "d.md", PARAGRAPHS)
     assert run_cli(capsys, "post", path, "--yes").code == 0
     first_ids = [p.id for p in fake_x.posts()]
+    age_ledger(writer, days=31)  # past threadbot's check, not past the server's window
     result = run_cli(capsys, "post", path, "--yes", "--again")
     assert result.code == int(ExitCode.REJECTED)  # X refuses the same text again
     assert "exactly this text" in result.err

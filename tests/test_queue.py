@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from helpers import run_cli
+from helpers import age_ledger, run_cli
 from threadbot.errors import ExitCode
 
 DRAFT = "---\ntitle: Queued\nbreak: paragraph\n---\nFirst thought.\n\nSecond thought.\n"
@@ -149,6 +149,13 @@ def test_queue_refuses_a_posted_draft_unless_again(capsys, writer, fake_x):
     result = run_cli(capsys, "queue", path, "--at", "+1h")
     assert result.code == int(ExitCode.ALREADY_POSTED)
     assert "--again" in result.err and f"{fake_x.base_url}/threadbot_test/status/" in result.err
+    # Again on purpose, but X would refuse the same text within a month: nothing queued.
+    refused = run_cli(capsys, "queue", path, "--at", "+1h", "--again")
+    assert refused.code == int(ExitCode.DRAFT)
+    assert "same text as post 1 of thread 1" in refused.err
+    assert len(json.loads(run_cli(capsys, "list", "--json").out)) == 1
+    # A month later, it is accepted.
+    age_ledger(writer, days=31)
     assert run_cli(capsys, "queue", path, "--at", "+1h", "--again").code == 0
 
 

@@ -36,6 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from .accounts import client_for
+from .checks import check_stored
 from .config import Config
 from .errors import DatabaseGoneError, ThreadbotError
 from .notify import DEADLINE_SECONDS, SHUTDOWN_GRACE_SECONDS, Notifier, describe_daemon
@@ -350,6 +351,23 @@ class Daemon:
             log.info("thread %s postponed: %s", thread_id, note)
             return
 
+        # What may have changed since the thread was queued (another thread posted the
+        # same text, an image moved): refused here, before anything is sent.
+        faults = [fault for fault in check_stored(store, thread, limits=self._limits(store,
+                                                                                      thread))
+                  if fault.blocking]
+        if faults:
+            more = len(faults) - 1
+            message = faults[0].message + (f" (and {more} more problem"
+                                           f"{'s' if more > 1 else ''})" if more else "")
+            from .posting import refused_advice
+
+            self._failed(store, thread_id, message, partial=thread.posted_count > 0,
+                         hint=refused_advice(thread) if thread.posted_count else
+                         f"nothing was sent; fix the draft, then `threadbot queue "
+                         f"{thread.draft_path}` updates this thread")
+            return
+
         def show(event: Event) -> None:
             log.info("thread %s: post %s/%s %s %s", event.thread_id, event.position,
                      event.total, event.message, event.url or "")
@@ -401,6 +419,15 @@ class Daemon:
                 self._identities[thread.account] = publisher.identity
         self._retries.pop(thread_id, None)
         log.info("thread %s posted: %s", thread_id, done.url)
+
+    def _limits(self, store: Store, thread: StoredThread):
+        """The thread's account's server limits as last read (None: the platform's)."""
+        try:
+            account = self.config.account(thread.account)
+        except ThreadbotError:
+            return None
+        cached = store.platform_limits(account.name, account.api_base_url)
+        return cached[0] if cached else None
 
     def _retry_later(self, store: Store, thread_id: int, error: ThreadbotError) -> None:
         tries = self._retries.get(thread_id, 0)

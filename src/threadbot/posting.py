@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import client_for, credential_status, load_secrets
+from .checks import check_stored, check_thread_ledger, refuse
 from .config import Account, Config
 from .draft import Draft, read_draft
 from .errors import (
@@ -118,9 +119,12 @@ def account_limits(config: Config, account: Account, *, fetch: bool = True,
 
 
 def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool = True,
-                **overrides: Any) -> Thread:
+                again: bool = False, **overrides: Any) -> Thread:
     """The draft as a thread for ``account``: its platform, its server's limits, its
-    split settings. With ``fetch=False`` nothing touches the network; a thread
+    split settings; checked against what the account posted before (a post X would
+    refuse as a duplicate; ``again``: as for a new thread of a draft already posted;
+    see ``threadbot.checks.check_thread_ledger``). With
+    ``fetch=False`` nothing touches the network and no database is created; a thread
     counted with the platform's default limits because the server's are not known
     yet says so in a warning."""
     try:
@@ -132,6 +136,11 @@ def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool =
         limits = account_limits(config, account, fetch=False)
         unreachable = error.message
     thread = compose(draft, config=config, account=account, limits=limits, **overrides)
+    if spec(account.platform).duplicate_window is not None \
+            and config.database_path().exists():
+        with open_store(config) as store:
+            thread.faults.extend(check_thread_ledger(store, thread, account.name,
+                                                     again=again))
     if unreachable is not None:
         thread.warnings.insert(0, (
             f"account '{account.name}': could not read its server's limits ({unreachable}); "
@@ -204,7 +213,7 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
                              path=draft.source,
                              line=draft.front_matter_lines.get("platform"))
         load_secrets(config, account)  # fail now, not after the confirmation
-        thread = compose_for(config, draft, account, **overrides)
+        thread = compose_for(config, draft, account, again=again, **overrides)
         thread.check()
         with open_store(config) as store:
             earlier = earlier_thread(store, thread, account.name)
@@ -325,11 +334,18 @@ def publish_thread(config: Config, thread_id: int,
 
 
 @contextmanager
-def _publisher(config: Config, thread_id: int, on_event: Callable[[Event], None]
-               ) -> Iterator[tuple[Store, Publisher]]:
-    """The store and a publisher signed in as the thread's account."""
+def _publisher(config: Config, thread_id: int, on_event: Callable[[Event], None],
+               *, check: bool = True) -> Iterator[tuple[Store, Publisher]]:
+    """The store and a publisher signed in as the thread's account. With ``check``,
+    the thread's posts still to send are checked first (``checks.check_stored``: a
+    duplicate of a post made since, an image gone), and refused before anything is
+    sent."""
     with open_store(config) as store:
-        account = config.account(store.thread(thread_id).account)
+        stored = store.thread(thread_id)
+        account = config.account(stored.account)
+        if check:
+            refuse(check_stored(store, stored,
+                                limits=account_limits(config, account, fetch=False)))
         with client_for(config, account) as client:
             yield store, Publisher(store, client, config.posting, on_event=on_event)
 
@@ -379,7 +395,7 @@ def delete_thread(config: Config, thread_id: int,
                   on_event: Callable[[Event], None] = lambda e: None) -> StoredThread:
     """Take a posted or partial thread down, last post first. Each deletion is
     recorded as it is confirmed; stopped part-way, the same call goes on."""
-    with _publisher(config, thread_id, on_event) as (store, publisher):
+    with _publisher(config, thread_id, on_event, check=False) as (store, publisher):
         try:
             return publisher.delete(thread_id)
         except KeyboardInterrupt:

@@ -68,7 +68,7 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
     threads = []
     for target in chosen:
         load_secrets(config, target)
-        thread = compose_for(config, draft, target, **overrides)
+        thread = compose_for(config, draft, target, again=again, **overrides)
         thread.check()
         threads.append((target, thread))
     zone = config.zone()

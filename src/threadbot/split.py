@@ -22,6 +22,7 @@ candidate post, so a 1 MB draft splits in well under a second.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,7 +114,14 @@ def _atoms(text: str) -> list[tuple[int, int]]:
     runs = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(text)]
     if not _CJK.search(text):
         return runs
-    urls = find_urls(text)
+    # A link is one atom on every platform: X and Mastodon do not end it at the same
+    # place (Mastodon takes CJK characters into a path), so the longer span counts.
+    urls: list[tuple[int, int]] = []
+    for start, end in sorted(find_urls(text, "x") + find_urls(text, "mastodon")):
+        if urls and start < urls[-1][1]:
+            urls[-1] = (urls[-1][0], max(end, urls[-1][1]))
+        else:
+            urls.append((start, end))
     atoms: list[tuple[int, int]] = []
     for start, end in runs:
         if _CJK.search(text, start, end):
@@ -263,7 +271,7 @@ def decorate(text: str, *, index: int, total: int, mid_sentence: bool,
     body = text
     marker = settings.continuation
     if mid_sentence and marker and not (body.endswith("…") or body.endswith("...")):
-        body += _continuation_joint(body) + marker
+        body += _continuation_joint(body, marker) + marker
     if index == 1 and settings.thread_marker:
         body += (" " if body else "") + settings.thread_marker
     number = _numbering(settings.numbering, index, total)
@@ -275,19 +283,37 @@ def decorate(text: str, *, index: int, total: int, mid_sentence: bool,
     return body
 
 
-def _continuation_joint(body: str) -> str:
+def _continuation_joint(body: str, marker: str) -> str:
+    """What goes between a post's last word and the continuation ``marker``: nothing
+    after a plain word when the marker starts with a mark ("word…"), else a space.
+    After an entity (a link, @mention, #hashtag or $cashtag) always a space: a mark
+    glued to one would become part of it, or undo it, on some platform."""
     # "word…" reads as a thought trailing off; after punctuation, "word, …" is clearer.
-    # After a link, always a space: "…" glued to it would become part of the address.
-    words = body.rsplit(None, 1)
-    if words and _LINK_LIKE.search(words[-1]):
+    words = body[-1024:].rsplit(None, 1)
+    if words and _ENTITY_LIKE.search(words[-1]):
         return " "
     last = body[-1:] if body else ""
-    return "" if (last.isalnum() or _CJK.match(last or " ")) else " "
+    glue = last.isalnum() or _CJK.match(last or " ")
+    return "" if glue and not marker[:1].isalnum() else " "
 
 
-# A word that a platform may read as a link: with a scheme, or a domain name at its end
-# (possibly followed by a path).
-_LINK_LIKE = re.compile(r"://|\.[a-z]{2,}(?:/\S*)?$", re.IGNORECASE)
+# A word that a platform may read as a link (with a scheme, or a domain name: a dot
+# and a letter), a mention, a hashtag or a cashtag.
+_ENTITY_LIKE = re.compile(r"://|\.[^\W\d_]|[@＠#＃$]")
+_LAST_SPACE = regex.compile(r"\s", regex.REVERSE)
+
+
+def _entity_words(text: str) -> list[tuple[int, int]]:
+    """The spans of the words (runs of non-space) of ``text`` that ``_ENTITY_LIKE``
+    finds something in, in order: found from the entities, not word by word."""
+    spans: list[tuple[int, int]] = []
+    for hit in _ENTITY_LIKE.finditer(text):
+        if spans and hit.start() < spans[-1][1]:
+            continue
+        space = _LAST_SPACE.search(text, 0, hit.start())
+        run = _SPACE_RUN.match(text, hit.start())
+        spans.append((space.end() if space else 0, run.end() if run else hit.end()))
+    return spans
 
 
 @dataclass(frozen=True)
@@ -397,11 +423,15 @@ class _Section:
         text = self.text
         joint_cost: dict[str, int] = {}
         costs = []
+        entities = _entity_words(text)
+        starts = [start for start, _ in entities]
         for t, cut in enumerate(self.cuts):
             if t == 0 or cut.cls not in MID_SENTENCE or text.endswith(("…", "..."), 0, cut.end):
                 costs.append(0)
                 continue
-            joint = _continuation_joint(text[cut.end - 1:cut.end])
+            i = bisect.bisect_right(starts, cut.end - 1) - 1
+            joint = (" " if i >= 0 and entities[i][1] >= cut.end
+                     else _continuation_joint(text[cut.end - 1:cut.end], marker))
             if joint not in joint_cost:
                 joint_cost[joint] = layout.measure(joint + marker)
             costs.append(joint_cost[joint])

@@ -886,6 +886,29 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE posts SET last_error = ? WHERE id = ?", (error, post_id))
 
+    def posted_texts(self, account: str, since: datetime) -> list[PostedText]:
+        """The account's posts that are up (posted, not deleted) and were posted at or
+        after ``since``, oldest first: for the duplicate check of
+        ``threadbot.checks``. Read only."""
+        rows = self.db.execute(
+            "SELECT posts.thread_id, posts.position, posts.text, posts.posted_at "
+            "FROM posts JOIN threads ON threads.id = posts.thread_id "
+            "WHERE threads.account = ? AND posts.status = ? AND posts.posted_at >= ? "
+            "ORDER BY posts.posted_at, posts.id",
+            (account, PostStatus.POSTED.value, _iso(since))).fetchall()
+        return [PostedText(row[0], row[1], row[2], _parse(row[3])) for row in rows]
+
+
+@dataclass(frozen=True)
+class PostedText:
+    """One post that is up, as the ledger has it: its thread, position (1-based),
+    text and when it was posted (UTC)."""
+
+    thread_id: int
+    position: int
+    text: str
+    posted_at: datetime
+
 
 # Threads that queueing their draft again may update (when none of their posts is up).
 _REQUEUEABLE = tuple(s.value for s in (ThreadStatus.QUEUED, ThreadStatus.FAILED,

@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import Fault, check_lengths, check_media, check_repeats, media_rules, refuse
 from .config import (
     VISIBILITIES,
     Account,
@@ -21,8 +22,7 @@ from .config import (
 from .counting import find_urls, get_profile
 from .counting._graphemes import graphemes
 from .draft import Draft, Image, parse_draft, read_draft
-from .errors import DraftError, MediaError, UsageError
-from .media import RULES, MediaRules, check_image
+from .errors import DraftError, UsageError
 from .platforms import REGISTRY, spec
 from .platforms.base import Limits
 from .split import split_sections
@@ -59,8 +59,9 @@ class Thread:
     settings: SplitSettings
     posts: list[Post]
     warnings: list[str] = field(default_factory=list)
-    # Problems that stop the thread from being posted (e.g. a missing image).
-    errors: list[str] = field(default_factory=list)
+    # What the platform would refuse (a missing image, two posts with the same text on
+    # X): found by ``threadbot.checks``; a blocking one stops the thread from being posted.
+    faults: list[Fault] = field(default_factory=list)
     cost: float | None = None  # US dollars on X's pay-per-use API; None elsewhere
     content_hash: str = ""
     # The account it is composed for (None: the platform's defaults, no account).
@@ -69,12 +70,15 @@ class Thread:
     # content_warning (kept with the recorded thread; see threadbot.platforms.PostOptions).
     options: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def errors(self) -> list[str]:
+        """The messages of the blocking faults: problems to fix before posting."""
+        return [fault.message for fault in self.faults if fault.blocking]
+
     def check(self) -> None:
-        """Raise the first blocking problem, if any, as a ``MediaError``."""
-        if self.errors:
-            more = len(self.errors) - 1
-            tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-            raise MediaError(self.errors[0] + tail)
+        """Raise the first blocking fault, if any: ``MediaError`` for an image,
+        ``DraftError`` for the text (see ``threadbot.checks.refuse``)."""
+        refuse(self.faults)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` schema documented in the README."""
@@ -181,7 +185,11 @@ def compose(
     )
     thread.warnings.extend(notes)
     thread.warnings.extend(result.warnings)
-    _check_media(thread, draft, media_per_post, _media_rules(chosen, limits))
+    thread.faults.extend(check_lengths([p.length for p in posts], profile.limit,
+                                       source=draft.source, platform=chosen))
+    thread.faults.extend(check_media(media_per_post, chosen, draft.source,
+                                     media_rules(chosen, limits), thread.warnings))
+    thread.faults.extend(check_repeats([p.text for p in posts], chosen, draft.source))
     if chosen in REGISTRY and spec(chosen).paid_posts:
         thread.cost = round(sum(config.pricing.post_with_url if p.has_url else config.pricing.post
                                 for p in posts), 4)
@@ -264,34 +272,3 @@ def _post_options(draft: Draft, platform: str, account: Account | None
                          f"warning) is ignored on {platform}, which has none: the posts go out "
                          "without it.")
     return options, notes
-
-
-def _media_rules(platform: str, limits: Limits | None) -> MediaRules:
-    resize = platform in REGISTRY and spec(platform).resizes_images
-    rules = RULES[platform]
-    if limits is None:
-        return replace(rules, resize=resize)
-    return MediaRules(max_bytes=limits.max_image_bytes, max_gif_bytes=limits.max_gif_bytes,
-                      max_per_post=limits.max_media, max_alt=limits.max_alt,
-                      types=tuple(limits.media_types) or None, resize=resize)
-
-
-def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]],
-                 rules: MediaRules) -> None:
-    for index, images in enumerate(media_per_post, start=1):
-        for image in images:
-            thread.errors.extend(check_image(image, thread.platform, draft.source, rules,
-                                             thread.warnings))
-            if not image.alt:
-                thread.warnings.append(
-                    f"{draft.source}:{image.line}: image '{image.path}' has no alt text. "
-                    "Describe it between ![ and ] so that everyone can read the post."
-                )
-        if len(images) > rules.max_per_post:
-            lines = ", ".join(str(i.line) for i in images)
-            thread.errors.append(
-                f"{draft.source}:{images[0].line}: post {index} would carry {len(images)} "
-                f"images (lines {lines}); {thread.platform} allows {rules.max_per_post} per "
-                "post. Move some images to another paragraph, or put a '---' line between "
-                "them."
-            )

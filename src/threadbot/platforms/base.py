@@ -22,7 +22,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -270,6 +270,8 @@ class PlatformSpec:
             instance does; X's are ``default_limits``, the same for everyone).
         needs_handle: accounts must give ``handle:`` in the config.
         resizes_images: too-large images are scaled down to fit, not refused.
+        duplicate_window: how long the platform refuses a post repeating the text of
+            one the account posted (``None``: it accepts repeated text).
         extra: the pip extra that installs the platform's library, if any.
 
     A platform module imports its client library; ``threadbot.platforms.spec``
@@ -307,3 +309,7 @@ class PlatformSpec:
     # ``say(text)``; ``state_dir`` as for ``make_client``);
     # ``None`` when the platform has no such flow (X: keys from its developer portal).
     login: Callable[..., dict[str, str]] | None = field(default=None, repr=False)
+    # A post whose text is the same as one the account posted within this window (a
+    # ``timedelta``) is refused as a duplicate, in a thread or not; ``None``: repeated
+    # text is accepted (``threadbot.checks``).
+    duplicate_window: timedelta | None = None

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -642,4 +642,7 @@ SPEC = PlatformSpec(
     auth_help=("One or more of {names} is wrong or revoked: compare each with the X "
                "developer portal (Keys and tokens); the access token and secret must be "
                "generated for the same app as the API key, with read and write permission."),
+    # X refuses "duplicate content" and does not say for how long it remembers; a
+    # month is what writers report, so threadbot checks the last 30 days of its ledger.
+    duplicate_window=timedelta(days=30),
 )
