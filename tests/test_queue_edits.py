@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import age_ledger, run_cli
 from threadbot.errors import ExitCode
 
 HEAD = "---\ntitle: Edited\nbreak: paragraph\n---\n"
@@ -310,8 +310,19 @@ def test_again_warns_that_x_refuses_unchanged_text_and_forget_clears_it(capsys, 
     path = write(writer, "d.md", "Same words.", "Same again.")
     assert run_cli(capsys, "post", path, "--yes").code == 0
     dry = run_cli(capsys, "post", path, "--again", "--dry-run")
-    assert dry.code == 0 and "X refuses a post whose text account 'main'" in dry.out
+    assert "X refuses a post whose text account 'main'" in dry.out
+    # The preview refuses what posting refuses.
+    assert dry.code == int(ExitCode.DRAFT) and "same text as post 1 of thread 1" in dry.out
     assert "X refuses" not in run_cli(capsys, "post", path, "--dry-run").out
+    # Within X's window the ledger shows the repeat: refused before anything is sent
+    # or recorded (issue #9), naming the posts and the way out.
+    again = run_cli(capsys, "post", path, "--yes", "--again")
+    assert again.code == int(ExitCode.DRAFT), again.err
+    assert "has the same text as post 1 of thread 1" in again.err and "Reword" in again.err
+    assert len(fake_x.posts()) == 2 and set(listed(capsys)) == {1}
+    # Past the ledger's window X may still remember it: it refuses, and the thread that
+    # failed with nothing posted can be forgotten.
+    age_ledger(writer, days=31)
     again = run_cli(capsys, "post", path, "--yes", "--again")
     assert "X refuses a post whose text account 'main' already posted" in again.out
     assert "Edit the text" in again.out

@@ -149,7 +149,7 @@ def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.preview_threads(config, draft, accounts=list(account), platform=platform,
-                                      **_overrides(split))
+                                      again=again, **_overrides(split))
     if again:
         posting.warn_reposting(config, threads)
     _show_threads(config, threads, as_json=as_json, dry_run=True)

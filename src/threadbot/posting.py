@@ -156,7 +156,8 @@ def compose_for(config: Config, draft: Draft, account: Account, *, fetch: bool =
 
 
 def preview_threads(config: Config, draft_path: str, *, accounts: list[str] | None = None,
-                    platform: str | None = None, **overrides: Any) -> list[Thread]:
+                    platform: str | None = None, again: bool = False,
+                    **overrides: Any) -> list[Thread]:
     """The thread the draft becomes for each account, without the network (what
     ``threadbot preview`` shows). ``platform`` without ``accounts`` composes it for
     that platform's default limits, with no account; so does a draft whose front
@@ -180,7 +181,8 @@ def preview_threads(config: Config, draft_path: str, *, accounts: list[str] | No
                              f"'{other[0]}', which posts to {config.account(other[0]).platform}."
                              " Leave out --platform: an account's thread is always counted "
                              "for its own platform.")
-    return [compose_for(config, draft, account, fetch=False, **overrides)
+    # ``again``: checked as `post --again` would be, so the preview refuses what it refuses.
+    return [compose_for(config, draft, account, fetch=False, again=again, **overrides)
             for account in chosen]
 
 
@@ -270,7 +272,7 @@ def warn_unchanged(thread: Thread, account: Account, earlier: StoredThread) -> N
     text the account already posted: say so in the thread's warnings, before it is
     refused."""
     platform = spec(account.platform)
-    if earlier.status is ThreadStatus.POSTED and platform.refuses_duplicates:
+    if earlier.status is ThreadStatus.POSTED and platform.duplicate_window is not None:
         thread.warnings.insert(0, (
             f"{platform.title} refuses a post whose text account '{account.name}' already "
             f"posted: this draft is unchanged since thread {earlier.id}, so its first post "

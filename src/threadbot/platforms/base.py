@@ -296,9 +296,6 @@ class PlatformSpec:
     resizes_images: bool = False
     # Posts are paid for per post (X's pay-per-use API: the preview shows the cost).
     paid_posts: bool = False
-    # The platform refuses a post whose text the account already posted (X: 403
-    # "duplicate content"): posting an unchanged draft again (--again) fails.
-    refuses_duplicates: bool = False
     # What to check when the platform rejects an account's keys; ``{names}`` (the
     # variables) and ``{account}`` (its name) are filled in.
     auth_help: str = ("{names} is wrong, expired or revoked. Get a new one with "

@@ -638,7 +638,6 @@ SPEC = PlatformSpec(
                           max_alt=1000),
     make_client=_make_client,
     paid_posts=True,
-    refuses_duplicates=True,
     auth_help=("One or more of {names} is wrong or revoked: compare each with the X "
                "developer portal (Keys and tokens); the access token and secret must be "
                "generated for the same app as the API key, with read and write permission."),
