@@ -255,7 +255,8 @@ def test_a_claim_left_by_a_killed_run_does_not_block_the_draft(capsys, writer, f
     db.close()
     result = run_cli(capsys, "post", draft, "--yes")
     assert result.code == 0, result.err
-    assert f"Finish thread {thread_id}" in result.out or f"thread {thread_id}" in result.out
+    # The note about the earlier thread is on stderr (stdout is the posts' record).
+    assert f"as thread {thread_id} (0 of 2 posts are up)" in result.err
     assert_each_once(fake_x, texts)
     with Store(writer / "config" / "threadbot.db") as store:
         assert [t.id for t in store.threads()] == [thread_id]
