@@ -196,3 +196,12 @@ def test_front_matter_account_and_time_errors_point_at_the_draft(capsys, writer)
     listed = draft(writer, "m.md", "---\naccount: [main, 3]\n---\nHello.\n")
     result = run_cli(capsys, "preview", listed)
     assert result.code == int(ExitCode.DRAFT) and "m.md:2:" in result.err
+
+
+def test_a_past_at_in_the_draft_is_a_draft_error_at_its_line(capsys, writer):
+    path = writer / "drafts" / "old.md"
+    path.write_text("---\ntitle: Old\nat: 2020-01-01 09:00\n---\nHello.\n", encoding="utf-8")
+    result = run_cli(capsys, "queue", "drafts/old.md")
+    assert result.code == int(ExitCode.DRAFT), result.err
+    assert "old.md:3: 'at:' is in the past" in result.err and "--now" in result.err
+    assert json.loads(run_cli(capsys, "list", "--json").out) == []

@@ -121,9 +121,15 @@ def _when(store, draft, target: Account, existing: StoredThread | None, *, at: s
     else:
         when = _next_free_slot(store, target, zone, current, existing)
     if when < current - _PAST_TOLERANCE and not now:
+        past = describe(when, tz=zone, now=current)
+        if at is None and draft.front_matter.get("at") is not None:
+            # The draft's own 'at:' is stale: a draft problem, pointed at its line.
+            raise DraftError(
+                f"'at:' is in the past ({past}). Change it to a time to come, remove it "
+                "and give --at WHEN, or use --now to post it as soon as the daemon runs.",
+                path=draft.source, line=draft.front_matter_lines.get("at"))
         raise UsageError(
-            f"that time is in the past ({describe(when, tz=zone, now=current)}). Give "
-            "a time to come "
+            f"that time is in the past ({past}). Give a time to come "
             "(e.g. --at 'tomorrow 09:00' or --at +2h), or --now to post it as soon as the "
             "daemon runs.")
     return when
