@@ -335,3 +335,34 @@ def _plain(children) -> str:
         elif child.type == "image":
             out.append(_plain(child.children or []))
     return "".join(out)
+
+
+# Stands for a space inside a link's text while the text is split, so that the splitter
+# (which breaks only at spaces) keeps the text in one post. A noncharacter: never in a
+# writer's text (then nothing is protected), one grapheme like the space it replaces.
+_JOINER = "\ufdd0"
+
+
+def keep_links_whole(text: str, links: Sequence[Link], longest: int,
+                     measure) -> str:
+    """``text`` with the spaces inside each link's text replaced by a stand-in, for a link
+    text ``measure`` counts at most ``longest``; :func:`release` undoes it. Lengths and
+    offsets are unchanged; ``measure`` of the result counts at least as much (the
+    stand-in is one grapheme, three UTF-8 bytes)."""
+    if not links or _JOINER in text:
+        return text
+    parts = []
+    at = 0
+    for link in links:
+        run = text[link.start:link.end]
+        if " " in run and measure(run) <= longest:
+            parts.append(text[at:link.start])
+            parts.append(run.replace(" ", _JOINER))
+            at = link.end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def release(text: str) -> str:
+    """Undo :func:`keep_links_whole`."""
+    return text.replace(_JOINER, " ")

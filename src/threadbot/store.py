@@ -80,6 +80,8 @@ class StoredPost:
     remote_cid: str | None = None
     # Chosen when the post is recorded and the same for every attempt at it.
     idempotency_key: str = ""
+    # Links over the text: [{"start", "end", "url"}] (see m004_post_links).
+    links: tuple[dict, ...] = ()
 
     @property
     def ref(self) -> PostRef | None:
@@ -220,8 +222,14 @@ def m003_platforms(db: sqlite3.Connection) -> None:
         )""")
 
 
+def m004_post_links(db: sqlite3.Connection) -> None:
+    # A draft's [text](url) links over each post's text, where the platform makes the
+    # text itself the link (Bluesky): [{"start", "end", "url"}], code point offsets.
+    db.execute("ALTER TABLE posts ADD COLUMN links TEXT NOT NULL DEFAULT '[]'")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue,
-                                                          m003_platforms]
+                                                          m003_platforms, m004_post_links]
 
 
 class Store:
@@ -296,10 +304,11 @@ class Store:
     # --- threads ------------------------------------------------------------------------
 
     def add_thread(self, *, draft_path: str, content_hash: str, title: str | None,
-                   account: str, platform: str, posts: list[tuple[str, list[dict]]],
+                   account: str, platform: str, posts: list[tuple],
                    scheduled_at: datetime | None = None,
                    options: dict | None = None) -> int:
-        """Record a thread and its posts (text, media) in one transaction; returns its id.
+        """Record a thread and its posts (text, media[, links]) in one transaction; returns
+        its id.
         With ``scheduled_at`` it is queued for the daemon. ``options`` are its post
         settings (visibility, language, content warning)."""
         stamp = _iso(now_utc())
@@ -317,17 +326,18 @@ class Store:
         return thread_id
 
     @staticmethod
-    def _insert_posts(db: sqlite3.Connection, thread_id: int,
-                      posts: list[tuple[str, list[dict]]]) -> None:
+    def _insert_posts(db: sqlite3.Connection, thread_id: int, posts: list[tuple]) -> None:
+        """``posts``: ``(text, media)`` or ``(text, media, links)`` each."""
         db.executemany(
-            "INSERT INTO posts (thread_id, position, text, media, status, idempotency_key) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO posts (thread_id, position, text, media, status, idempotency_key, "
+            "links) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
-              PostStatus.PENDING.value, new_idempotency_key())
-             for i, (text, media) in enumerate(posts, start=1)])
+              PostStatus.PENDING.value, new_idempotency_key(),
+              json.dumps(links[0] if links else [], ensure_ascii=False))
+             for i, (text, media, *links) in enumerate(posts, start=1)])
 
     def replace_queued(self, thread_id: int, *, content_hash: str, title: str | None,
-                       posts: list[tuple[str, list[dict]]], scheduled_at: datetime,
+                       posts: list[tuple], scheduled_at: datetime,
                        options: dict | None = None) -> bool:
         """Update a queued thread with a new split and time (the draft was queued
         again). False if it is no longer queued (the daemon took it meanwhile)."""
@@ -678,7 +688,8 @@ def _post(row: sqlite3.Row) -> StoredPost:
         remote_id=row["remote_id"], attempts=row["attempts"], last_error=row["last_error"],
         sent_at=_parse(row["sent_at"]), posted_at=_parse(row["posted_at"]),
         remote_url=row["remote_url"], remote_uri=row["remote_uri"],
-        remote_cid=row["remote_cid"], idempotency_key=row["idempotency_key"] or "")
+        remote_cid=row["remote_cid"], idempotency_key=row["idempotency_key"] or "",
+        links=tuple(json.loads(row["links"] or "[]")))
 
 
 def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:
