@@ -246,6 +246,8 @@ def _without_comments(lines: list[str], *, first_line: int, source: str) -> list
                     break
                 rest = rest[end + 3:]
                 in_comment_since = None
+                if "".join(out).strip() and "".join(out).endswith(" "):
+                    rest = rest.lstrip(" ")  # "text <!-- note --> more": one space left
             else:
                 start = rest.find("<!--")
                 if start < 0:

@@ -128,8 +128,10 @@ class _Renderer:
             elif kind == "list_item_close" and self.marker is not None:
                 self.block("", [], [], (self.item_line, self.item_line + 1))  # empty item
             elif kind == "inline":
+                # The block's lines: a setext heading's include its underline.
+                span = tokens[i - 1].map if i and tokens[i - 1].map else token.map
                 text, images, links = self.inline(token.children or [], token.map[0])
-                self.block(text, images, links, token.map)
+                self.block(text, images, links, span)
             elif kind in ("fence", "code_block"):
                 self.block(token.content.rstrip("\n"), [], [], token.map)
             elif kind == "hr":
