@@ -173,7 +173,9 @@ def test_json_preview_lists_the_links_of_each_post(capsys, tmp_path):
 # ------------------------------------------------------------------ images
 
 
-FIELD_CASE = """<!-- Expected: both images are attached to post 1 with their alt text ("A wooden desk by a
+FIELD_CASE = (
+    '<!-- Expected: both images are attached to post 1 with their alt text ("A wooden desk by a'
+    """
 window", "The same desk [at night]"), and no Markdown image syntax appears in any post's text.
 Today both are posted as literal text, with no image, no warning and exit 0. -->
 A morning at the desk, and the same desk after dark.
@@ -181,7 +183,7 @@ A morning at the desk, and the same desk after dark.
 ![A wooden desk by a window](<desk photo.png>)
 
 ![The same desk [at night]](desk photo.png "evening")
-"""
+""")
 
 
 def test_field_case_image_with_space(capsys, tmp_path):
