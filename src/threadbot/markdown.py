@@ -66,6 +66,9 @@ class RenderedSection:
     images: list[MarkdownImage] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     first_line: int | None = None
+    # While rendering: the text in pieces (joined once: a 1 MB draft stays linear).
+    parts: list[str] = field(default_factory=list, repr=False)
+    size: int = 0
 
 
 @cache
@@ -138,6 +141,9 @@ class _Renderer:
                 self.sections.append(RenderedSection())
                 self.last_end = None
             i += 1
+        for section in self.sections:
+            section.text = "".join(section.parts)
+            section.parts = []
         return [s for s in self.sections if s.text or s.images]
 
     def block(self, text: str, images: list[tuple[int, str, str, int]], links: list[Link],
@@ -153,13 +159,15 @@ class _Renderer:
         if not text and not prefix:
             # Only images: they go with the text before them.
             for _offset, path, alt, line in images:
-                section.images.append(MarkdownImage(path, alt, line, len(section.text)))
+                section.images.append(MarkdownImage(path, alt, line, section.size))
             return
-        if section.text:
+        if section.size:
             blank = self.last_end is not None and span[0] > self.last_end
-            section.text += "\n\n" if blank else "\n"
-        start = len(section.text) + len(prefix)
-        section.text += prefix + text
+            section.parts.append("\n\n" if blank else "\n")
+            section.size += len(section.parts[-1])
+        start = section.size + len(prefix)
+        section.parts.append(prefix + text)
+        section.size += len(prefix) + len(text)
         for offset, path, alt, line in images:
             section.images.append(MarkdownImage(path, alt, line, start + offset))
         for link in links:
@@ -295,8 +303,15 @@ class _Output:
         self.after_image = False
 
     def image_anchor(self) -> int:
+        """Where an image written here goes: after the text before it, spaces excluded."""
         self.after_image = True
-        return len("".join(self.parts).rstrip())
+        size = self.size
+        for part in reversed(self.parts):
+            kept = len(part.rstrip())
+            size -= len(part) - kept
+            if kept:
+                break
+        return size
 
     def _ends_with_space(self) -> bool:
         return bool(self.parts) and self.parts[-1].endswith((" ", "\n"))
