@@ -145,6 +145,13 @@ def parse_draft(text: str, *, source: str = "<text>", base_dir: Path | None = No
     """Parse draft text. ``base_dir`` is where relative image paths start."""
     base_dir = Path.cwd() if base_dir is None else base_dir
     text = normalise_text(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate, from a str given to the API
+        raise DraftError(
+            f"the draft holds U+{ord(text[error.start]):04X}, half of a character pair, "
+            "which no platform accepts. Remove it, or read the draft from its file.",
+            path=source, line=text.count("\n", 0, error.start) + 1) from None
     lines = text.split("\n")
     front_matter, lines_map, body_start = _front_matter(lines, source)
     body = _without_comments(lines[body_start:], first_line=body_start + 1, source=source)
