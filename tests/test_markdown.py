@@ -161,6 +161,17 @@ def test_links_in_numbered_posts_point_at_the_right_characters():
         assert found == [(f"link {i}", f"https://example.org/{i}") for i in range(12)]
 
 
+def test_the_preview_shows_where_each_bluesky_link_leads(capsys, tmp_path):
+    path = tmp_path / "d.md"
+    path.write_text(LINKED + "\n", encoding="utf-8")
+    result = run_cli(capsys, "preview", "--platform", "bluesky", str(path))
+    assert result.code == 0, result.err
+    assert "Read the slow work paper today.\n" in result.out
+    assert "[link] the slow work paper → https://example.org/essays/slow" in result.out
+    result = run_cli(capsys, "preview", "--platform", "mastodon", str(path))
+    assert "(https://example.org/essays/slow)" in result.out and "[link]" not in result.out
+
+
 def test_json_preview_lists_the_links_of_each_post(capsys, tmp_path):
     path = tmp_path / "d.md"
     path.write_text(LINKED + "\n", encoding="utf-8")
