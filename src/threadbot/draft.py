@@ -59,7 +59,7 @@ BREAK_LINE = "---"
 class Image:
     """An image reference in a draft."""
 
-    path: str  # as written in the draft
+    path: str  # the file path written in the draft (<…> and %20 undone)
     alt: str
     line: int  # line in the draft file, for messages
     resolved: Path  # where the file is looked for
