@@ -163,6 +163,21 @@ def test_a_markdown_link_is_its_text_on_bluesky_and_text_then_address_elsewhere(
     assert f"essay on slow work ({url})" in x.posts()[0].text
 
 
+def test_a_queued_thread_keeps_its_links_until_the_daemon_posts_it(capsys, isolated, servers):
+    x, masto, sky = servers
+    folder_for(isolated, x, masto, sky)
+    path = draft(isolated, paragraphs=["See [the notes](https://example.org/notes) first."])
+    assert run_cli(capsys, "queue", path, "--account", "sky", "--now").code == 0
+    result = run_cli(capsys, "daemon", "--once")
+    assert result.code == 0, result.err
+    (post,) = sky.posts(HANDLE)
+    assert post.text == "See the notes first."
+    data = post.text.encode("utf-8")
+    assert [(data[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(),
+             f["features"][0]["uri"]) for f in post.facets] == [
+        ("the notes", "https://example.org/notes")]
+
+
 def test_the_preview_says_which_images_will_be_resized(capsys, isolated, servers):
     from PIL import Image
 
