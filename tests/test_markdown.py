@@ -138,6 +138,21 @@ def test_bluesky_never_breaks_inside_a_short_link_text():
     assert link.url == "https://example.org/x"
 
 
+@pytest.mark.parametrize(("platform", "before"), [("x", 40), ("mastodon", 49)])
+def test_x_and_mastodon_keep_a_link_text_with_its_address(platform, before):
+    # Split as plain words, this sentence's best cut falls between the link's text and
+    # its address (X) or inside the text (Mastodon).
+    words = ["word"] * before
+    words[-3:-3] = ["[several", "words", "of", "link", "text", "here](https://example.org/x)"]
+    draft = " ".join(words) + " " + " ".join(["more"] * 40) + "."
+    thread = threadbot.compose_text(draft, platform=platform, config=Config())
+    assert len(thread.posts) == 2
+    holding = [p.text for p in thread.posts if "several" in p.text]
+    assert len(holding) == 1
+    assert "several words of link text here (https://example.org/x)" in holding[0]
+    assert all(p.length <= thread.limit for p in thread.posts)
+
+
 def test_a_link_text_longer_than_half_a_post_may_be_cut_and_each_part_links():
     text = " ".join(f"w{i}" for i in range(120))
     (section,) = threadbot.parse_draft(f"[{text}](https://example.org/long).").sections

@@ -78,6 +78,14 @@ class Section:
     images: tuple[Image, ...] = ()
     first_line: int = 1
     links: tuple[Link, ...] = ()
+    # After :meth:`with_addresses`: where each link's ``text (url)`` is, [start, end).
+    addressed: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def runs(self) -> list[tuple[int, int]]:
+        """Where the links are, [start, end): each link's text, or its ``text (url)``
+        once written out; the splitter keeps each in one post when it can."""
+        return [(link.start, link.end) for link in self.links] + list(self.addressed)
 
     def with_addresses(self) -> Section:
         """This section as posted where a link is its text followed by its address:
@@ -88,10 +96,12 @@ class Section:
         at = 0
         shifts: list[tuple[int, int]] = []  # (offset in the old text, added so far)
         added = 0
+        addressed = []
         for link in self.links:
             parts.append(self.text[at:link.end])
             address = f" ({link.url})"
             parts.append(address)
+            addressed.append((link.start + added, link.end + added + len(address)))
             added += len(address)
             shifts.append((link.end, added))
             at = link.end
@@ -101,7 +111,8 @@ class Section:
             return anchor + max((total for end, total in shifts if end <= anchor), default=0)
 
         images = tuple(replace(image, anchor=moved(image.anchor)) for image in self.images)
-        return replace(self, text="".join(parts), images=images, links=())
+        return replace(self, text="".join(parts), images=images, links=(),
+                       addressed=tuple(addressed))
 
 
 @dataclass(frozen=True)

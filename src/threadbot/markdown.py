@@ -360,22 +360,25 @@ def _plain(children) -> str:
 _JOINER = "\ufdd0"
 
 
-def keep_links_whole(text: str, links: Sequence[Link], longest: int,
+def keep_links_whole(text: str, runs: Sequence[tuple[int, int]], longest: int,
                      measure) -> str:
-    """``text`` with the spaces inside each link's text replaced by a stand-in, for a link
-    text ``measure`` counts at most ``longest``; :func:`release` undoes it. Lengths and
-    offsets are unchanged; ``measure`` of the result counts at least as much (the
-    stand-in is one grapheme, three UTF-8 bytes)."""
-    if not links or _JOINER in text:
+    """``text`` with the spaces inside each of ``runs`` (``[start, end)``: a link's text,
+    or its ``text (url)``) replaced by a stand-in, for a run ``measure`` counts at most
+    ``longest``; :func:`release` undoes it. Lengths and offsets are unchanged; the
+    stand-in is one grapheme (two on X's scale, three UTF-8 bytes), so ``measure``
+    counts the result at least as long, as long as it finds the same links in it."""
+    if not runs or _JOINER in text:
         return text
     parts = []
     at = 0
-    for link in links:
-        run = text[link.start:link.end]
+    for start, end in sorted(runs):
+        if start < at:
+            continue
+        run = text[start:end]
         if " " in run and measure(run) <= longest:
-            parts.append(text[at:link.start])
+            parts.append(text[at:start])
             parts.append(run.replace(" ", _JOINER))
-            at = link.end
+            at = end
     parts.append(text[at:])
     return "".join(parts)
 

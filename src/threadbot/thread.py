@@ -168,11 +168,15 @@ def compose(
 
     link_text = chosen in REGISTRY and spec(chosen).link_text
     sections = [s if link_text else s.with_addresses() for s in draft.sections]
-    # A link's text is kept in one post when it is short enough to move whole.
-    texts = [keep_links_whole(s.text, s.links, profile.limit // 2, profile.measure)
+    # A link (its text, or "text (url)") stays in one post when short enough to move whole.
+    texts = [keep_links_whole(s.text, s.runs, profile.limit // 2, profile.measure)
              for s in sections]
     result = split_sections(texts, limit=profile.limit, measure=profile.measure,
                             settings=settings)
+    if any(profile.measure(release(text)) > profile.limit for text in result.texts):
+        # Should a platform read the stand-ins differently: split as written instead.
+        result = split_sections([s.text for s in sections], limit=profile.limit,
+                                measure=profile.measure, settings=settings)
     media_per_post = _place_images(sections, result.pieces)
     posts = []
     for index, text in enumerate(result.texts):
