@@ -58,6 +58,17 @@ def test_what_is_posted_is_what_a_reader_sees(written, posted):
     assert sections(written) == [posted]
 
 
+@pytest.mark.parametrize("url", [
+    "https://example.org/_private_", "https://example.org/*star*/x",
+    "https://example.org/a__b__c?q=*x*", "https://example.org/caf%C3%A9",
+    "https://en.wikipedia.org/wiki/Slow_(film)",
+])
+@pytest.mark.parametrize("platform", ["x", "mastodon", "bluesky"])
+def test_a_web_address_in_the_text_is_never_read_as_emphasis(url, platform):
+    (post,) = posts(f"*Read* {url} and _this_ {url}.", platform)
+    assert post.text == f"Read {url} and this {url}."
+
+
 def test_three_dashes_right_under_a_paragraph_line_force_a_break_not_a_heading():
     assert sections("Para one\n---\nPara two") == ["Para one", "Para two"]
     assert [p.text for p in posts("Para one\n---\nPara two")] == ["Para one", "Para two"]
@@ -327,13 +338,14 @@ EMOJI = st.sampled_from(["🧵", "☕", "👩‍💻", "🇫🇷", "😀"])
 @st.composite
 def markdownish(draw) -> tuple[str, list[str]]:
     """Markdown built around words that must all be posted: emphasis, code, links,
-    autolinks, headings, quotes, list items, line and paragraph breaks."""
+    autolinks, web addresses with _ and *, headings, quotes, list items, line and
+    paragraph breaks."""
     words: list[str] = []
     out: list[str] = []
     for _ in range(draw(st.integers(1, 40))):
         word = draw(WORD)
         words.append(word)
-        form = draw(st.integers(0, 14))
+        form = draw(st.integers(0, 15))
         piece = {
             0: f"*{word}*", 1: f"**{word}**", 2: f"_{word}_", 3: f"`{word}`",
             4: f"[{word}](https://example.org/{len(words)})",
@@ -341,7 +353,10 @@ def markdownish(draw) -> tuple[str, list[str]]:
             6: f"\n# {word}\n", 7: f"\n> {word}", 8: f"\n- {word}", 9: f"\n\n{word}",
             10: f"{word}  \n", 11: f"{word} {draw(EMOJI)}", 12: f"\n1. {word}",
             13: f"{word} https://example.com/{word}",
+            14: f"{word} https://example.com/_{len(words)}_/*x*",
         }.get(form, word)
+        if form == 14:
+            words.append(f"https://example.com/_{len(words)}_/*x*")
         out.append(piece)
     return " ".join(out), words
 

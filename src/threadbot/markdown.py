@@ -15,8 +15,9 @@ any other ``<…>`` stays text). What is posted:
 * a thematic break other than ``---`` (``***``, ``___``) forces a post break, as
   ``---`` does (``draft.py`` splits at ``---`` lines before parsing, so that a
   ``---`` right under a paragraph line is a break, not a heading underline);
-* a link ``[text](url)`` posts ``text`` and is kept as a :class:`Link` over it; an
-  autolink ``<https://…>``, or a link whose text is its address (with or without the
+* a web address written out (``https://…``) is text, never emphasis (its ``_`` and
+  ``*`` stay); a link ``[text](url)`` posts ``text`` and is kept as a :class:`Link` over
+  it; an autolink ``<https://…>``, or a link whose text is its address (with or without the
   ``https://``) or is empty, posts the address; a link whose text holds another web
   address posts ``text (url)``;
 * an image ``![alt](path "title")``, ``![alt](<path with spaces>)``, ``![alt][ref]``
@@ -75,14 +76,44 @@ class RenderedSection:
 def _parser():
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": False})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True})
     # Keep escapes and entities as tokens of their own, so that an escaped "\![" is
     # never taken for a broken image.
     md.disable("text_join")
+    # A web address written out in the text is read as one (never as emphasis: the
+    # underscores of https://example.org/_notes_ stay), found as X finds links.
+    md.enable("linkify")
+    md.linkify = _WebAddresses()
     # Addresses as the writer wrote them (markdown-it would percent-encode every
     # non-ASCII character); only a space, which would end the link when posted, is encoded.
     md.normalizeLink = lambda url: url.replace(" ", "%20")
+    md.normalizeLinkText = lambda url: url
     return md
+
+
+class _WebAddresses:
+    """What markdown-it's ``linkify`` rule asks of linkify-it-py, answered with the
+    twitter-text link finder threadbot counts with: called at each ``://``."""
+
+    @staticmethod
+    def pretest(text: str) -> bool:
+        return False  # no fuzzy links (example.org without a scheme): they stay text
+
+    test = pretest
+
+    @staticmethod
+    def match_at_start(text: str):
+        from types import SimpleNamespace
+
+        from .counting import find_urls
+
+        word = re.match(r"\S+", text)
+        if word is None:
+            return None
+        spans = find_urls(word[0], "x")
+        if not spans or spans[0][0] != 0:
+            return None
+        return SimpleNamespace(url=word[0][:spans[0][1]])
 
 
 # A leftover "![…](" or "![…][": image syntax that CommonMark could not read.
@@ -215,9 +246,10 @@ class _Renderer:
                 inner, inner_images, _ = self.inline(children[i + 1:close], line)
                 line += sum(1 for c in children[i + 1:close]
                             if c.type in ("softbreak", "hardbreak"))
-                if child.markup == "autolink" or not inner.strip() or inner in (
+                if child.markup in ("autolink", "linkify") or not inner.strip() or inner in (
                         url, _SCHEME.sub("", url)):
-                    start, _ = out.add(inner if child.markup == "autolink" else url)
+                    start, _ = out.add(inner if child.markup in ("autolink", "linkify")
+                                       else url)
                 elif "://" in inner:
                     start, _ = out.add(f"{inner} ({url})")
                 else:
