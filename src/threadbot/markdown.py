@@ -4,7 +4,8 @@ The body is parsed by markdown-it-py with its ``commonmark`` preset (CommonMark 
 https://spec.commonmark.org/), raw HTML off (``<!-- -->`` notes are removed before, and
 any other ``<…>`` stays text). What is posted:
 
-* emphasis and strong markers dropped (``*paper*`` → ``paper``); inline code as its
+* emphasis and strong markers dropped (``*paper*`` → ``paper``), never inside a web
+  address, @mention or #hashtag (``@_jane_`` stays); inline code as its
   text; backslash escapes and entities resolved;
 * a heading as its text, on a line of its own; block-quote markers dropped; code
   blocks as their lines;
@@ -84,11 +85,31 @@ def _parser():
     # underscores of https://example.org/_notes_ stay), found as X finds links.
     md.enable("linkify")
     md.linkify = _WebAddresses()
+    # Nor are the underscores of a @mention or #hashtag (@_jane_ is a handle on X).
+    md.inline.ruler.before("emphasis", "handle", _handle)
     # Addresses as the writer wrote them (markdown-it would percent-encode every
     # non-ASCII character); only a space, which would end the link when posted, is encoded.
     md.normalizeLink = lambda url: url.replace(" ", "%20")
     md.normalizeLinkText = lambda url: url
     return md
+
+
+_HANDLE = re.compile(r"[@#]\w+(?:@[\w.-]*\w)?")
+
+
+def _handle(state, silent: bool) -> bool:
+    """Inline rule: a @mention, @user@instance or #hashtag is text, as written."""
+    pos = state.pos
+    if state.src[pos] not in "@#" or (pos and (state.src[pos - 1].isalnum()
+                                               or state.src[pos - 1] == "_")):
+        return False
+    match = _HANDLE.match(state.src, pos, state.posMax)
+    if match is None:
+        return False
+    if not silent:
+        state.pending += match[0]
+    state.pos = match.end()
+    return True
 
 
 class _WebAddresses:
