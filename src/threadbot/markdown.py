@@ -162,21 +162,20 @@ class _Renderer:
         self.source = source
         self.sections = [RenderedSection()]
         self.last_end: int | None = None  # source line (0-based) after the last block
-        self.lists: list[str] = []  # the open lists' item markers, innermost last
+        self.depth = 0  # how many lists are open (a nested item is indented)
         self.marker: str | None = None  # an item's marker, waiting for its first block
+        self.item_line = 0  # the source line (0-based) of the open list item
 
     def line(self, index: int) -> int:
         return self.numbers[min(index, len(self.numbers) - 1)] if self.numbers else 1
 
     def run(self, tokens) -> list[RenderedSection]:
-        i = 0
-        while i < len(tokens):
-            token = tokens[i]
+        for i, token in enumerate(tokens):
             kind = token.type
             if kind in ("bullet_list_open", "ordered_list_open"):
-                self.lists.append("")
+                self.depth += 1
             elif kind in ("bullet_list_close", "ordered_list_close"):
-                self.lists.pop()
+                self.depth -= 1
             elif kind == "list_item_open":
                 self.marker = token.info + token.markup  # "-", "*", "2." or "3)"
                 self.item_line = token.map[0] if token.map else 0
@@ -192,7 +191,6 @@ class _Renderer:
             elif kind == "hr":
                 self.sections.append(RenderedSection())
                 self.last_end = None
-            i += 1
         for section in self.sections:
             section.text = "".join(section.parts)
             section.parts = []
@@ -204,7 +202,7 @@ class _Renderer:
         section = self.sections[-1]
         prefix = ""
         if self.marker is not None:
-            prefix = "  " * (len(self.lists) - 1) + self.marker + (" " if text else "")
+            prefix = "  " * (self.depth - 1) + self.marker + (" " if text else "")
             self.marker = None
         if section.first_line is None and (text or images):
             section.first_line = self.line(span[0])
