@@ -383,6 +383,36 @@ def test_markdown_never_loses_a_word(case):
                 assert link.url.startswith("https://example.org/")
 
 
+@given(st.lists(st.tuples(st.lists(WORD, min_size=1, max_size=6), st.booleans(),
+                          st.integers(0, 99)), min_size=1, max_size=30),
+       st.sampled_from(["none", "1/N"]))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_link_of_the_draft_is_a_link_in_the_posts(chunks, numbering):
+    parts, urls = [], []
+    for words, linked, n in chunks:
+        if linked:
+            url = f"https://example.org/{n}/{len(urls)}"
+            urls.append(url)
+            parts.append(f"[{' '.join(words)}]({url})")
+        else:
+            parts.append(" ".join(words) + ("." if n % 3 == 0 else ""))
+    markdown = " ".join(parts)
+    for platform in ("x", "mastodon"):
+        thread = threadbot.compose_text(markdown, platform=platform, config=Config(),
+                                        numbering=numbering)
+        found = [p.text[s:e] for p in thread.posts for s, e in threadbot.find_urls(p.text,
+                                                                                   platform)]
+        assert found == urls
+    thread = threadbot.compose_text(markdown, platform="bluesky", config=Config(),
+                                    numbering=numbering)
+    linked = [k.url for p in thread.posts for k in p.links]
+    assert sorted(set(linked)) == sorted(urls)
+    for post in thread.posts:
+        assert post.length <= thread.limit
+        for k in post.links:
+            assert post.text[k.start:k.end].strip() == post.text[k.start:k.end] != ""
+
+
 @given(st.text(alphabet=st.sampled_from(list("ab 中🧵*_`[]()!<>#>-+=\\\n&;:/.\"'%1")) |
                st.characters(), max_size=300))
 @settings(max_examples=300, deadline=None)
