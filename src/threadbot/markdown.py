@@ -430,6 +430,8 @@ def keep_links_whole(text: str, runs: Sequence[tuple[int, int]], longest: int,
             parts.append(text[at:start])
             parts.append(run.replace(" ", _JOINER))
             at = end
+    if not parts:
+        return text  # the same object: nothing to undo
     parts.append(text[at:])
     return "".join(parts)
 

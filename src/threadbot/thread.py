@@ -173,20 +173,24 @@ def compose(
              for s in sections]
     result = split_sections(texts, limit=profile.limit, measure=profile.measure,
                             settings=settings)
-    if any(profile.measure(release(text)) > profile.limit for text in result.texts):
-        # Should a platform read the stand-ins differently: split as written instead.
-        result = split_sections([s.text for s in sections], limit=profile.limit,
-                                measure=profile.measure, settings=settings)
+    posted, lengths = result.texts, result.lengths
+    if any(text is not s.text for text, s in zip(texts, sections, strict=True)):
+        posted = [release(text) for text in result.texts]
+        lengths = [profile.measure(text) for text in posted]
+        if max(lengths, default=0) > profile.limit:
+            # Should a platform read the stand-ins differently: split as written instead.
+            result = split_sections([s.text for s in sections], limit=profile.limit,
+                                    measure=profile.measure, settings=settings)
+            posted, lengths = result.texts, result.lengths
     media_per_post = _place_images(sections, result.pieces)
     posts = []
-    for index, text in enumerate(result.texts):
+    for index, (text, length) in enumerate(zip(posted, lengths, strict=True)):
         images = media_per_post[index]
         piece = result.pieces[index]
-        text = release(text)
         posts.append(Post(
             index=index + 1,
             text=text,
-            length=profile.measure(text),
+            length=length,
             media=tuple(Media(path=i.path, alt=i.alt, resolved=i.resolved) for i in images),
             has_url=bool(find_urls(text, chosen)),
             links=_links_in(text, sections[piece.section], piece.start, piece.end,
