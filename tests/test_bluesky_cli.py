@@ -135,6 +135,49 @@ def test_links_are_shown_short_and_counted_as_shown(capsys, isolated, servers):
     assert features["tag"][0] == "#slowwork" and features["tag"][1]["tag"] == "slowwork"
 
 
+def test_a_markdown_link_is_its_text_on_bluesky_and_text_then_address_elsewhere(
+        capsys, isolated, servers):
+    x, masto, sky = servers
+    folder_for(isolated, x, masto, sky)
+    url = "https://example.org/essays/2026/on-slow-work"
+    path = draft(isolated, paragraphs=[f"Read *my* [essay on slow work]({url}) today. 🧵",
+                                       "Then [the reply](https://example.org/r), #slowwork."])
+    shown = json.loads(run_cli(capsys, "preview", path, "--account", "sky", "--json").out)
+    assert [p["length"] for p in shown["posts"]] == [
+        len("Read my essay on slow work today. ") + 1, len("Then the reply, #slowwork.")]
+    result = run_cli(capsys, "post", path, "--account", "sky", "--account", "fedi",
+                     "--account", "main", "--yes")
+    assert result.code == 0, result.err
+    first, second = sky.posts(HANDLE)
+    assert first.text == "Read my essay on slow work today. 🧵"
+    data = first.text.encode("utf-8")
+    assert [(data[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(), f["features"])
+            for f in first.facets] == [
+        ("essay on slow work", [{"$type": "app.bsky.richtext.facet#link", "uri": url}])]
+    data = second.text.encode("utf-8")
+    assert [(data[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(),
+             f["features"][0].get("uri") or f["features"][0].get("tag"))
+            for f in second.facets] == [("the reply", "https://example.org/r"),
+                                        ("#slowwork", "slowwork")]
+    assert [p.text for p in masto.posts()][:1] == [f"Read my essay on slow work ({url}) today. 🧵"]
+    assert f"essay on slow work ({url})" in x.posts()[0].text
+
+
+def test_a_queued_thread_keeps_its_links_until_the_daemon_posts_it(capsys, isolated, servers):
+    x, masto, sky = servers
+    folder_for(isolated, x, masto, sky)
+    path = draft(isolated, paragraphs=["See [the notes](https://example.org/notes) first."])
+    assert run_cli(capsys, "queue", path, "--account", "sky", "--now").code == 0
+    result = run_cli(capsys, "daemon", "--once")
+    assert result.code == 0, result.err
+    (post,) = sky.posts(HANDLE)
+    assert post.text == "See the notes first."
+    data = post.text.encode("utf-8")
+    assert [(data[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(),
+             f["features"][0]["uri"]) for f in post.facets] == [
+        ("the notes", "https://example.org/notes")]
+
+
 def test_the_preview_says_which_images_will_be_resized(capsys, isolated, servers):
     from PIL import Image
 

@@ -42,7 +42,7 @@ def test_json_schema(capsys):
     assert data["platform"] == "x" and data["limit"] == 280
     assert [p["index"] for p in data["posts"]] == list(range(1, len(data["posts"]) + 1))
     for post in data["posts"]:
-        assert set(post) == {"index", "text", "length", "media"}
+        assert set(post) == {"index", "text", "length", "media", "links"}
         assert post["length"] == threadbot.measure(post["text"]) <= 280
     media = [m for p in data["posts"] for m in p["media"]]
     assert media == [{"path": "images/desk.png",

@@ -277,6 +277,7 @@ def test_an_older_database_upgrades_in_place(tmp_path):
     keys = {p.idempotency_key for p in thread.posts}
     assert len(keys) == 2 and all(len(k) == 32 for k in keys)
     assert thread.options == {}
+    assert [p.links for p in thread.posts] == [(), ()]  # m004_post_links: none before
 
 
 # --------------------------------------------------------------------------- login

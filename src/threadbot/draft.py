@@ -3,11 +3,15 @@
 The draft format (documented in the README):
 
 * optional YAML front matter between two ``---`` lines at the very top;
+* a body in Markdown (CommonMark), posted as a reader sees it (``markdown.py``);
+  front matter ``markdown: false`` posts it as written;
 * paragraphs separated by blank lines; line breaks inside a paragraph are kept;
-* a line holding only ``---`` forces a post break;
+* a line holding only ``---`` forces a post break (even right under a paragraph
+  line, where CommonMark would read a heading underline);
 * ``![alt text](path)`` attaches an image (path relative to the draft) to the
   post in which it appears; an image on a line of its own goes with the text
   before it (or with the first post when nothing comes before it);
+* ``[text](url)`` is a link: :class:`Section` keeps its text and address;
 * ``<!-- … -->`` is a private note: never posted.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,11 +41,16 @@ from .config import (
     read_text_file,
 )
 from .errors import DraftError
+from .markdown import Link, render
+
+__all__ = ["FRONT_MATTER_KEYS", "Draft", "Image", "Link", "Section", "content_hash",
+           "parse_draft", "read_draft"]
 
 FRONT_MATTER_KEYS = ["title", "platform", "account", "at", "lang", "cw", "visibility",
-                     "reply_visibility", *SPLIT_KEYS]
+                     "reply_visibility", "markdown", *SPLIT_KEYS]
 
-# ![alt](path) or ![alt](path "title"); the alt text may not hold a ']'.
+# With ``markdown: false``: ![alt](path) or ![alt](path "title"); the alt text may not
+# hold a ']'.
 IMAGE_RE = re.compile(r'!\[(?P<alt>[^\]]*)\]\((?P<path>[^)\s]+)(?:\s+"[^"]*")?\)')
 BREAK_LINE = "---"
 
@@ -50,7 +59,7 @@ BREAK_LINE = "---"
 class Image:
     """An image reference in a draft."""
 
-    path: str  # as written in the draft
+    path: str  # the file path written in the draft (<…> and %20 undone)
     alt: str
     line: int  # line in the draft file, for messages
     resolved: Path  # where the file is looked for
@@ -59,11 +68,51 @@ class Image:
 
 @dataclass(frozen=True)
 class Section:
-    """Text between forced breaks: paragraphs joined by blank lines."""
+    """Text between forced breaks: paragraphs joined by blank lines.
+
+    ``links`` are the draft's ``[text](url)`` links, each over its text in ``text``
+    (code point offsets); the address is not in ``text`` (see :meth:`with_addresses`).
+    """
 
     text: str
     images: tuple[Image, ...] = ()
     first_line: int = 1
+    links: tuple[Link, ...] = ()
+    # After :meth:`with_addresses`: where each link's ``text (url)`` is, [start, end).
+    addressed: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def runs(self) -> list[tuple[int, int]]:
+        """Where the links are, [start, end): each link's text, or its ``text (url)``
+        once written out; the splitter keeps each in one post when it can."""
+        return [(link.start, link.end) for link in self.links] + list(self.addressed)
+
+    def with_addresses(self) -> Section:
+        """This section as posted where a link is its text followed by its address:
+        ``text (url)`` for each link (images' anchors moved to match), no links left."""
+        if not self.links:
+            return self
+        parts = []
+        at = 0
+        shifts: list[tuple[int, int]] = []  # (offset in the old text, added so far)
+        added = 0
+        addressed = []
+        for link in self.links:
+            parts.append(self.text[at:link.end])
+            address = f" ({link.url})"
+            parts.append(address)
+            addressed.append((link.start + added, link.end + added + len(address)))
+            added += len(address)
+            shifts.append((link.end, added))
+            at = link.end
+        parts.append(self.text[at:])
+
+        def moved(anchor: int) -> int:
+            return anchor + max((total for end, total in shifts if end <= anchor), default=0)
+
+        images = tuple(replace(image, anchor=moved(image.anchor)) for image in self.images)
+        return replace(self, text="".join(parts), images=images, links=(),
+                       addressed=tuple(addressed))
 
 
 @dataclass(frozen=True)
@@ -107,10 +156,20 @@ def parse_draft(text: str, *, source: str = "<text>", base_dir: Path | None = No
     """Parse draft text. ``base_dir`` is where relative image paths start."""
     base_dir = Path.cwd() if base_dir is None else base_dir
     text = normalise_text(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate, from a str given to the API
+        raise DraftError(
+            f"the draft holds U+{ord(text[error.start]):04X}, half of a character pair, "
+            "which no platform accepts. Remove it, or read the draft from its file.",
+            path=source, line=text.count("\n", 0, error.start) + 1) from None
     lines = text.split("\n")
     front_matter, lines_map, body_start = _front_matter(lines, source)
     body = _without_comments(lines[body_start:], first_line=body_start + 1, source=source)
-    sections = _sections(body, base_dir)
+    if front_matter.get("markdown", True):
+        sections = _markdown_sections(body, base_dir, source)
+    else:
+        sections = _sections(body, base_dir)
     if not any(section.text or section.images for section in sections):
         raise DraftError(
             "the draft has nothing to post (it is empty, or holds only front matter and "
@@ -176,6 +235,10 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], 
             raise DraftError(
                 f"'{key}' cannot be {data[key]!r}.{did_you_mean(str(data[key]), VISIBILITIES)} "
                 f"Choose one of: {', '.join(VISIBILITIES)}.", path=source, line=data.lines[key])
+    if "markdown" in data and not isinstance(data["markdown"], bool):
+        raise DraftError("'markdown' must be true (the body is Markdown: *word* posts as "
+                         "word) or false (the body is posted as written), e.g. markdown: false.",
+                         path=source, line=data.lines["markdown"])
     if "at" in data and not isinstance(data["at"], (str, date)):
         raise DraftError("'at' must be a time such as 2026-12-01 09:00 or tomorrow 09:00.",
                          path=source, line=data.lines["at"])
@@ -201,6 +264,8 @@ def _without_comments(lines: list[str], *, first_line: int, source: str) -> list
                     break
                 rest = rest[end + 3:]
                 in_comment_since = None
+                if "".join(out).strip() and "".join(out).endswith(" "):
+                    rest = rest.lstrip(" ")  # "text <!-- note --> more": one space left
             else:
                 start = rest.find("<!--")
                 if start < 0:
@@ -223,7 +288,37 @@ def _without_comments(lines: list[str], *, first_line: int, source: str) -> list
     return kept
 
 
+def _forced_breaks(body: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """The body cut at each line holding only ``---``."""
+    chunks: list[list[tuple[int, str]]] = [[]]
+    for number, line in body:
+        if line.strip() == BREAK_LINE:
+            chunks.append([])
+        else:
+            chunks[-1].append((number, line))
+    return chunks
+
+
+def _markdown_sections(body: list[tuple[int, str]], base_dir: Path,
+                       source: str) -> list[Section]:
+    """Sections of a Markdown body: cut at ``---`` lines first (so that CommonMark never
+    reads one as a heading underline), then each rendered as a reader sees it."""
+    sections = []
+    for chunk in _forced_breaks(body):
+        for rendered in render(chunk, source=source):
+            images = tuple(
+                Image(path=image.path, alt=image.alt, line=image.line,
+                      resolved=base_dir / image.path,
+                      anchor=min(image.anchor, len(rendered.text)))
+                for image in rendered.images)
+            sections.append(Section(text=rendered.text, images=images,
+                                    first_line=rendered.first_line or 1,
+                                    links=tuple(rendered.links)))
+    return sections
+
+
 def _sections(body: list[tuple[int, str]], base_dir: Path) -> list[Section]:
+    """Sections of a body posted as written (``markdown: false``)."""
     sections: list[Section] = []
     builder = _SectionBuilder(base_dir)
     for number, line in body:

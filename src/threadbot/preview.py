@@ -80,6 +80,8 @@ def render_plain(thread: Thread, out: TextIO, *, cost: str | None, dry_run: bool
         for media in post.media:
             out.write(f"  [image] {media.path}\n")
             out.write(f"          alt: {media.alt or '(none)'}\n")
+        for link in post.links:  # Bluesky: the text itself is the link
+            out.write(f"  [link] {post.text[link.start:link.end]} → {link.url}\n")
     _notes_plain(thread, out, cost, dry_run)
 
 
@@ -130,6 +132,8 @@ def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = Tr
         colour = "red" if post.length > thread.limit else (
             "yellow" if post.length > thread.limit * 0.95 else "green")
         body = Text(post.text)  # Text, not markup: a writer's [brackets] stay as written
+        for link in post.links:  # Bluesky: the text itself is the link
+            body.stylize(f"underline link {link.url}", link.start, link.end)
         body = Group(body, *(_media_table(m) for m in post.media))
         console.print(Panel(
             body,

@@ -84,12 +84,15 @@ class Stopped(ThreadbotError):
 
 def post_options(thread: StoredThread, position: int) -> PostOptions:
     """The platform settings of post ``position`` (1-based) of a recorded thread: the
-    first post takes ``visibility``, every reply ``reply_visibility``."""
+    first post takes ``visibility``, every reply ``reply_visibility``; and the post's
+    links over its text (Bluesky)."""
     options = thread.options
     visibility = options.get("visibility") if position == 1 else (
         options.get("reply_visibility") or options.get("visibility"))
+    post = next((p for p in thread.posts if p.position == position), None)
+    links = tuple((k["start"], k["end"], k["url"]) for k in post.links) if post else ()
     return PostOptions(visibility=visibility, language=options.get("language"),
-                       content_warning=options.get("content_warning"))
+                       content_warning=options.get("content_warning"), links=links)
 
 
 class Publisher:
@@ -424,10 +427,13 @@ def _seconds(delay: float) -> str:
     return f"{delay:.0f} s" if delay >= 10 else f"{delay:.1f} s"
 
 
-def post_rows(thread: Thread) -> list[tuple[str, list[dict]]]:
-    """The posts as the store keeps them: text, and media with absolute paths."""
+def post_rows(thread: Thread) -> list[tuple[str, list[dict], list[dict]]]:
+    """The posts as the store keeps them: text, media with absolute paths, and links
+    over the text (Bluesky)."""
     return [(post.text, [{"path": str(m.resolved.resolve()), "alt": m.alt}
-                         for m in post.media]) for post in thread.posts]
+                         for m in post.media],
+             [{"start": k.start, "end": k.end, "url": k.url} for k in post.links])
+            for post in thread.posts]
 
 
 def draft_location(source: str) -> str:

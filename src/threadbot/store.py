@@ -92,6 +92,8 @@ class StoredPost:
     # A request for this post may have reached the platform (an answer lost, a 5xx, a
     # crash mid-request): a matching post found later may be ours.
     maybe_sent: bool = False
+    # Links over the text: [{"start", "end", "url"}] (see m004_post_links).
+    links: tuple[dict, ...] = ()
 
     @property
     def ref(self) -> PostRef | None:
@@ -232,8 +234,13 @@ def m003_platforms(db: sqlite3.Connection) -> None:
         )""")
 
 
+def m004_post_links(db: sqlite3.Connection) -> None:
+    # A draft's [text](url) links over each post's text, where the platform makes the
+    # text itself the link (Bluesky): [{"start", "end", "url"}], code point offsets.
+    db.execute("ALTER TABLE posts ADD COLUMN links TEXT NOT NULL DEFAULT '[]'")
+
+
 def m005_one_posting_thread(db: sqlite3.Connection) -> None:
-    # (m004 is taken by another change under way: post links.)
     # At most one thread of a draft (content hash) per account is being posted at a time:
     # two runs started together both passed "already posted?" and posted every post twice.
     # Threads left ``posting`` twice over by such runs (their processes long gone) keep
@@ -260,7 +267,7 @@ _INTERRUPTED_NOTE_SQL = ("'interrupted (the process posting it stopped); `thread
                          "|| id || '` finishes it'")
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_queue,
-                                                          m003_platforms,
+                                                          m003_platforms, m004_post_links,
                                                           m005_one_posting_thread]
 
 
@@ -396,11 +403,11 @@ class Store:
     # --- threads ------------------------------------------------------------------------
 
     def add_thread(self, *, draft_path: str, content_hash: str, title: str | None,
-                   account: str, platform: str, posts: list[tuple[str, list[dict]]],
+                   account: str, platform: str, posts: list[tuple],
                    scheduled_at: datetime | None = None,
                    options: dict | None = None, claim_for: str | None = None,
                    again: bool = False) -> int:
-        """Record a thread and its posts (text, media) in one transaction; returns its id.
+        """Record a thread and its posts (text, media[, links]) in one transaction; returns its id.
         With ``scheduled_at`` it is queued for the daemon. ``options`` are its post
         settings (visibility, language, content warning).
 
@@ -478,14 +485,15 @@ class Store:
                         ThreadStatus.PARTIAL.value, ThreadStatus.FAILED.value, row["id"]))
 
     @staticmethod
-    def _insert_posts(db: sqlite3.Connection, thread_id: int,
-                      posts: list[tuple[str, list[dict]]]) -> None:
+    def _insert_posts(db: sqlite3.Connection, thread_id: int, posts: list[tuple]) -> None:
+        """``posts``: ``(text, media)`` or ``(text, media, links)`` each."""
         db.executemany(
-            "INSERT INTO posts (thread_id, position, text, media, status, idempotency_key) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO posts (thread_id, position, text, media, status, idempotency_key, "
+            "links) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(thread_id, i, text, json.dumps(media, ensure_ascii=False),
-              PostStatus.PENDING.value, new_idempotency_key())
-             for i, (text, media) in enumerate(posts, start=1)])
+              PostStatus.PENDING.value, new_idempotency_key(),
+              json.dumps(links[0] if links else [], ensure_ascii=False))
+             for i, (text, media, *links) in enumerate(posts, start=1)])
 
     def forget_unsent(self, thread_id: int) -> None:
         """Remove a thread of which no request was ever made (just recorded, then given
@@ -496,7 +504,7 @@ class Store:
                        (thread_id,))
 
     def replace_queued(self, thread_id: int, *, content_hash: str, title: str | None,
-                       posts: list[tuple[str, list[dict]]], scheduled_at: datetime,
+                       posts: list[tuple], scheduled_at: datetime,
                        options: dict | None = None) -> bool:
         """Update a queued thread with a new split and time (the draft was queued
         again). False if it is no longer queued (the daemon took it meanwhile)."""
@@ -1024,7 +1032,8 @@ def _post(row: sqlite3.Row) -> StoredPost:
         sent_at=_parse(row["sent_at"]), posted_at=_parse(row["posted_at"]),
         remote_url=row["remote_url"], remote_uri=row["remote_uri"],
         remote_cid=row["remote_cid"], idempotency_key=row["idempotency_key"] or "",
-        found=bool(row["found"]), maybe_sent=bool(row["maybe_sent"]))
+        found=bool(row["found"]), maybe_sent=bool(row["maybe_sent"]),
+        links=tuple(json.loads(row["links"] or "[]")))
 
 
 def _thread(row: sqlite3.Row, posts: list[StoredPost]) -> StoredThread:

@@ -21,8 +21,9 @@ from .config import (
 )
 from .counting import find_urls, get_profile
 from .counting._graphemes import graphemes
-from .draft import Draft, Image, parse_draft, read_draft
+from .draft import Draft, Image, Link, Section, parse_draft, read_draft
 from .errors import DraftError, UsageError
+from .markdown import keep_links_whole, release
 from .platforms import REGISTRY, spec
 from .platforms.base import Limits
 from .split import split_sections
@@ -48,6 +49,9 @@ class Post:
     length: int  # as the platform counts it
     media: tuple[Media, ...] = ()
     has_url: bool = False
+    # The draft's [text](url) links whose text is in ``text`` (code point offsets), on a
+    # platform where the text itself is the link (Bluesky); elsewhere ``text (url)``.
+    links: tuple[Link, ...] = ()
 
 
 @dataclass
@@ -93,6 +97,8 @@ class Thread:
                     "text": p.text,
                     "length": p.length,
                     "media": [{"path": m.path, "alt": m.alt} for m in p.media],
+                    "links": [{"start": k.start, "end": k.end, "url": k.url}
+                              for k in p.links],
                 }
                 for p in self.posts
             ],
@@ -164,19 +170,35 @@ def compose(
                              path=draft.source, line=draft.front_matter_lines.get("cw"))
         profile = get_profile(chosen, limit=room, url_length=profile.url_length)
 
-    texts = [section.text for section in draft.sections]
+    link_text = chosen in REGISTRY and spec(chosen).link_text
+    sections = [s if link_text else s.with_addresses() for s in draft.sections]
+    # A link (its text, or "text (url)") stays in one post when short enough to move whole.
+    texts = [keep_links_whole(s.text, s.runs, profile.limit // 2, profile.measure)
+             for s in sections]
     result = split_sections(texts, limit=profile.limit, measure=profile.measure,
                             settings=settings)
-    media_per_post = _place_images(draft, result.pieces)
+    posted, lengths = result.texts, result.lengths
+    if any(text is not s.text for text, s in zip(texts, sections, strict=True)):
+        posted = [release(text) for text in result.texts]
+        lengths = [profile.measure(text) for text in posted]
+        if max(lengths, default=0) > profile.limit:
+            # Should a platform read the stand-ins differently: split as written instead.
+            result = split_sections([s.text for s in sections], limit=profile.limit,
+                                    measure=profile.measure, settings=settings)
+            posted, lengths = result.texts, result.lengths
+    media_per_post = _place_images(sections, result.pieces)
     posts = []
-    for index, (text, length) in enumerate(zip(result.texts, result.lengths, strict=True)):
+    for index, (text, length) in enumerate(zip(posted, lengths, strict=True)):
         images = media_per_post[index]
+        piece = result.pieces[index]
         posts.append(Post(
             index=index + 1,
             text=text,
             length=length,
             media=tuple(Media(path=i.path, alt=i.alt, resolved=i.resolved) for i in images),
             has_url=bool(find_urls(text, chosen)),
+            links=_links_in(text, sections[piece.section], piece.start, piece.end,
+                            before=settings.numbering_position == "before"),
         ))
     thread = Thread(
         source=draft.source, title=draft.title, platform=chosen, limit=profile.limit,
@@ -212,11 +234,27 @@ def compose_text(text: str, **options: Any) -> Thread:
     return compose(parse_draft(text), **options)
 
 
-def _place_images(draft: Draft, pieces) -> list[list[Image]]:
+def _links_in(post: str, section: Section, start: int, end: int, *,
+              before: bool) -> tuple[Link, ...]:
+    """The section's links within ``section.text[start:end]``, the post's share of it,
+    as offsets into ``post`` (the share with its decorations: numbering, ``before`` it
+    or after, and markers after it)."""
+    body = section.text[start:end]
+    inside = [k for k in section.links if k.start < end and k.end > start]
+    if not inside or not body:
+        return ()
+    at = post.rfind(body) if before else post.find(body)
+    if at < 0:
+        return ()
+    return tuple(Link(at + max(k.start, start) - start, at + min(k.end, end) - start, k.url)
+                 for k in inside)
+
+
+def _place_images(sections: list[Section], pieces) -> list[list[Image]]:
     """Each image goes to the post holding the place where it was written (the
     earlier post when that place falls between two posts)."""
     per_post: list[list[Image]] = [[] for _ in pieces]
-    for section_index, section in enumerate(draft.sections):
+    for section_index, section in enumerate(sections):
         owned = [i for i, p in enumerate(pieces) if p.section == section_index]
         if not owned:
             continue

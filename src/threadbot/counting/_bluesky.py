@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -128,19 +129,37 @@ def _graphemes(text: str) -> int:
     return graphemes(text)
 
 
-def render(text: str) -> tuple[str, list[tuple[int, int, Span]]]:
+def render(text: str, links: Sequence[tuple[int, int, str]] = ()
+           ) -> tuple[str, list[tuple[int, int, Span]]]:
     """The text as posted (each link written with its scheme shortened, as the app's
-    ``shortenLinks`` does) and each facet with its UTF-8 byte offsets in it."""
+    ``shortenLinks`` does) and each facet with its UTF-8 byte offsets in it.
+
+    ``links`` are ``(start, end, url)``: ``text[start:end]`` (code point offsets) is a
+    link to ``url`` (a draft's ``[text](url)``), posted as written. A link, mention or tag
+    the app would find inside one is left out, except a link with ``://`` (shown
+    shortened, which is what :func:`display_text` counts): that one is kept instead."""
+    spans = _detect(text)
+    if links:
+        given = [Span(start, end, "link", url) for start, end, url in links
+                 if 0 <= start < end <= len(text)]
+
+        def overlaps(a: Span, b: Span) -> bool:
+            return a.start < b.end and b.start < a.end
+
+        shortened = [s for s in spans if s.kind == "link" and "://" in text[s.start:s.end]]
+        given = [g for g in given if not any(overlaps(g, s) for s in shortened)]
+        spans = sorted([s for s in spans if not any(overlaps(g, s) for g in given)] + given,
+                       key=lambda span: span.start)
     out: list[str] = []
     size = 0
     placed: list[tuple[int, int, Span]] = []
     at = 0
-    for span in _detect(text):
+    for span in spans:
         before = text[at:span.start]
         out.append(before)
         size += len(before.encode("utf-8"))
         shown = text[span.start:span.end]
-        if span.kind == "link":
+        if span.kind == "link" and "://" in shown:
             shown = shorten_url(shown)
         out.append(shown)
         width = len(shown.encode("utf-8"))

@@ -111,11 +111,15 @@ class PostOptions:
     ``visibility``: Mastodon's ``public``, ``unlisted``, ``private`` or ``direct``.
     ``language``: an ISO 639 code (Mastodon ``language``, Bluesky ``langs``).
     ``content_warning``: Mastodon's ``spoiler_text``.
+    ``links``: ``(start, end, url)``: the text ``text[start:end]`` (code point offsets)
+    links to ``url`` (a draft's ``[text](url)``, on a platform whose spec has
+    ``link_text``: Bluesky's link facets).
     """
 
     visibility: str | None = None
     language: str | None = None
     content_warning: str | None = None
+    links: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,9 @@ class PlatformSpec:
     resizes_images: bool = False
     # Posts are paid for per post (X's pay-per-use API: the preview shows the cost).
     paid_posts: bool = False
+    # A draft's [text](url) link posts only its text, made a link by the post's rich
+    # text (``PostOptions.links``: Bluesky's link facets); elsewhere "text (url)".
+    link_text: bool = False
     # What to check when the platform rejects an account's keys; ``{names}`` (the
     # variables) and ``{account}`` (its name) are filled in.
     auth_help: str = ("{names} is wrong, expired or revoked. Get a new one with "

@@ -1190,7 +1190,8 @@ class BlueskyClient(PlatformClient):
         ``repo`` = the account's DID) under the record key :func:`record_key` gives for
         ``idempotency_key``: ``text`` as :func:`display_text` shows it, ``createdAt``
         (UTC, milliseconds), ``reply`` (``root`` and ``parent`` strong refs), ``facets``
-        (links, tags, resolved mentions; UTF-8 byte offsets), ``embed`` (images with alt
+        (links, tags, resolved mentions; UTF-8 byte offsets; ``options.links``, a
+        draft's ``[text](url)``, link their text), ``embed`` (images with alt
         text and aspect ratio) and ``langs`` (``options.language``). The strong refs
         are the URI and CID of ``reply_to`` and ``root`` as recorded (``PlatformError``,
         before anything is sent, when one lacks them); without ``root``, ``reply_to`` is
@@ -1204,7 +1205,7 @@ class BlueskyClient(PlatformClient):
         """
         self.warnings.clear()  # a failed attempt's are not this post's
         rkey = record_key(idempotency_key)
-        shown, placed = render(text)
+        shown, placed = render(text, options.links)
         reply = self._reply(reply_to, root)  # before any request: from the ledger only
         did = self._session_did()
         facets = self._facets(placed)
@@ -1498,6 +1499,7 @@ SPEC = PlatformSpec(
     make_client=_make_client,
     needs_handle=True,
     resizes_images=True,
+    link_text=True,
     auth_help=("{names} is wrong or revoked, or the handle in the config is not its "
                "account's. It must be an app password (in the Bluesky app: "
                f"{APP_PASSWORDS_WHERE}), never your main password: `threadbot accounts "
