@@ -170,17 +170,19 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     plans = posting.prepare(config, draft, accounts=list(account), platform=platform,
                             again=again, **_overrides(options))
     fresh = [plan for plan in plans if plan.resume is None]
+    # With --json, stdout holds the one JSON object only: sentences go to stderr.
     for plan in plans:
         earlier = plan.resume
         if earlier is None:
             continue
         if earlier.status.value == "queued":
             click.echo(f"This draft is queued for account '{plan.account.name}' as thread "
-                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC).")
+                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC).",
+                       err=as_json)
         else:
             click.echo(f"This draft was started before for account '{plan.account.name}' as "
                        f"thread {earlier.id} ({earlier.posted_count} of "
-                       f"{len(earlier.posts)} posts are up).")
+                       f"{len(earlier.posts)} posts are up).", err=as_json)
     if fresh and not as_json:
         _show_threads(config, [plan.thread for plan in fresh], as_json=False, dry_run=False)
     if len(plans) == 1:
@@ -197,7 +199,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
         names = ", ".join(f"'{p.account.name}' ({_platform_title(p.account)})" for p in plans)
         question = f"Post to {len(plans)} accounts: {names}?"
     if not _confirm(question, yes):
-        click.echo("Nothing was posted.")
+        click.echo("Nothing was posted.", err=as_json)
         return
     ids = [plan.resume.id if plan.resume else posting.record_plan(config, plan)
            for plan in plans]
@@ -703,10 +705,25 @@ def init_command(directory: str) -> None:
                "folder).")
 
 
+def _refuse_undecodable(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8 text (Python keeps undecodable bytes as lone
+    surrogates): it would reach a post, the database or the JSON output as garbage."""
+    for arg in args:
+        if any("\ud800" <= c <= "\udfff" for c in arg):
+            try:
+                shown = str(os.fsencode(arg))[2:-1]  # the bytes as they were typed
+            except UnicodeError:
+                shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise UsageError(f"the argument '{shown}' is not valid UTF-8 text. Type it again "
+                             "in UTF-8 (for a file name, rename the file to a UTF-8 name).")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes a message on stderr and an exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="threadbot", standalone_mode=False)
+        _refuse_undecodable(args)
+        cli.main(args=args, prog_name="threadbot", standalone_mode=False)
     except ThreadbotError as error:
         label = ("Cannot post" if isinstance(error, MediaError) else
                  "Stopped" if error.exit_code == ExitCode.INTERRUPTED else "Error")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -230,15 +231,66 @@ class _AliasRefused(Exception):
         self.anchor, self.line = anchor, line
 
 
+class _BadValue(Exception):
+    """A scalar YAML parsed but could not build (``!!int x``, an impossible ``!!timestamp``)."""
+
+    def __init__(self, reason: str, line: int):
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing aliases (``*name``) before anything is built: a
-    few lines of them ("billion laughs") expand to gigabytes."""
+    few lines of them ("billion laughs") expand to gigabytes.
+
+    Two departures from YAML 1.1's implicit types, both towards YAML 1.2 and what a
+    writer means: a date-like value (``title: 2026-02-30``, ``at: 2026-12-01 09:00:00``)
+    stays text, to be read by threadbot's own time parser, never turned into a date
+    (PyYAML raises on impossible ones, and a title is not a date); and a number in
+    scientific notation without a dot (``1e-9``, ``2E3``) is a number, not text."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _AliasRefused(str(event.anchor), event.start_mark.line)
         return super().compose_node(parent, index)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # Explicit tags still reach constructors that raise plain Python errors
+        # (``!!float abc``, ``!!timestamp 2026-13-45``, an int of 5,000 digits).
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _BadValue(str(exc), node.start_mark.line) from None
+
+
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers
+            if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_NoAliasLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def _surrogate_line(node: Any) -> int | None:
+    """The 0-based line of the first scalar holding a lone surrogate (``"\\ud800"``),
+    which no file, post or platform can carry, or None."""
+    if isinstance(node, yaml.ScalarNode):
+        text = node.value if isinstance(node.value, str) else ""
+        return node.start_mark.line if any("\ud800" <= c <= "\udfff" for c in text) else None
+    children: list = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    for child in children:
+        line = _surrogate_line(child)
+        if line is not None:
+            return line
+    return None
 
 
 def load_yaml_mapping(
@@ -253,12 +305,31 @@ def load_yaml_mapping(
     loader = _NoAliasLoader(text)
     try:
         node = loader.get_single_node()
+        bad_text = _surrogate_line(node)
+        if bad_text is not None:
+            raise error(
+                f"the {what} holds a lone surrogate escape (such as \"\\ud800\"), which is "
+                "not a character and cannot be posted or saved. Write the character itself, "
+                "or its full \\U0001xxxx escape.", path=path, line=first_line + bad_text)
         data = loader.construct_document(node) if node is not None else None
+        # Within the try: these walk the tree as deep as it nests.
+        _refuse_duplicate_keys(node, path=path, first_line=first_line, what=what, error=error)
+        lines = _key_lines(node, first_line)
     except _AliasRefused as exc:
         raise error(
             f"the {what} uses a YAML alias (*{exc.anchor}), which threadbot does not allow "
             "(aliases can make a small file expand without end). Write the value out "
             "instead.", path=path, line=first_line + exc.line) from None
+    except _BadValue as exc:
+        raise error(
+            f"the {what} holds a value YAML cannot read ({exc.reason}). Fix the value on "
+            "that line, or put it in quotes to keep it as text.",
+            path=path, line=first_line + exc.line) from None
+    except RecursionError:
+        raise error(
+            f"the {what} nests lists or mappings hundreds of levels deep, which threadbot "
+            "does not read. Check for a run of '[' or '{' left open.", path=path,
+            line=first_line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first_line + mark.line if mark is not None else None
@@ -271,7 +342,6 @@ def load_yaml_mapping(
         ) from None
     finally:
         loader.dispose()
-    _refuse_duplicate_keys(node, path=path, first_line=first_line, what=what, error=error)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -281,7 +351,7 @@ def load_yaml_mapping(
             line=first_line,
         )
     result = LocatedMapping(data)
-    result.lines = _key_lines(node, first_line)
+    result.lines = lines
     return result
 
 

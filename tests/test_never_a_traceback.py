@@ -1,0 +1,162 @@
+"""Inputs and faults that used to end in "Unexpected error … This is a bug": each gets
+a clear message naming the file (and line) or the setting, its documented exit code,
+nothing half-written, and a `--json` run prints one whole JSON object or nothing on
+stdout (the hardening issue, "Never a traceback")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import run_cli
+from threadbot.errors import ExitCode
+
+
+def clean(result, code: ExitCode, *fragments: str) -> None:
+    """The run ended with ``code`` and a message holding every fragment, no traceback."""
+    assert result.code == int(code), (result.code, result.out, result.err)
+    for text in (result.out, result.err):
+        assert "Traceback" not in text and "Unexpected error" not in text
+    for fragment in fragments:
+        assert fragment in result.err, (fragment, result.err)
+
+
+def front_matter(folder, *lines: str, body: str = "Hello there.\n", name: str = "d.md"):
+    path = folder / name
+    path.write_text("---\n" + "".join(f"{line}\n" for line in lines) + "---\n" + body,
+                    encoding="utf-8")
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
+
+
+def config(folder, text: str) -> None:
+    (folder / "config").mkdir(exist_ok=True)
+    (folder / "config" / "threadbot.yaml").write_text(text, encoding="utf-8")
+
+
+# --- impossible YAML dates --------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["2026-13-45", "2026-02-30", "2026-02-30 09:00:00"])
+def test_an_impossible_at_date_is_a_draft_error_at_its_line(capsys, writer, value):
+    draft = front_matter(writer / "drafts", "title: Soon", f"at: {value}")
+    result = run_cli(capsys, "queue", f"drafts/{draft}", "--json")
+    clean(result, ExitCode.DRAFT, "d.md:3:", "'at'", "is not a date")
+    assert result.out == ""
+    assert json.loads(run_cli(capsys, "list", "--json").out) == []  # nothing queued
+
+
+@pytest.mark.parametrize("value", ["2026-02-30", "2026-02-03", "2026-12-01 09:00:00"])
+def test_a_date_like_title_is_text_exactly_as_written(capsys, isolated, value):
+    draft = front_matter(isolated, f"title: {value}")
+    result = run_cli(capsys, "preview", draft, "--json")
+    clean(result, ExitCode.OK)
+    assert json.loads(result.out)["title"] == value
+
+
+def test_a_front_matter_at_with_seconds_and_offset_still_queues_at_that_time(capsys, writer):
+    draft = front_matter(writer / "drafts", "at: 2099-12-01 09:00:00+02:00")
+    result = run_cli(capsys, "queue", f"drafts/{draft}", "--json")
+    clean(result, ExitCode.OK)
+    assert json.loads(result.out)["scheduled_at"].startswith("2099-12-01T07:00:00")
+
+
+@pytest.mark.parametrize(("text", "line", "said"), [
+    ("title: !!timestamp 2026-13-45\n", 2, "month must be in 1..12"),
+    ("title: !!float abc\n", 2, "could not convert"),
+    ("split:\n  numbering: none\nlang: !!int 1" + "0" * 5000 + "\n", 4, "cannot read"),
+])
+def test_an_explicit_tag_yaml_cannot_build_is_named_at_its_line(capsys, isolated, text, line,
+                                                                said):
+    draft = front_matter(isolated, *text.rstrip("\n").split("\n"))
+    clean(run_cli(capsys, "preview", draft), ExitCode.DRAFT, f"d.md:{line}:", said)
+    config(isolated, text.replace("title", "timezone").replace("lang", "timezone"))
+    result = run_cli(capsys, "preview", draft)
+    clean(result, ExitCode.CONFIG, f"threadbot.yaml:{line - 1}:", said)
+
+
+def test_an_impossible_date_in_the_config_is_refused_at_its_line(capsys, isolated):
+    config(isolated, "platform: x\ntimezone: 2026-02-30\n")
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:2:", "2026-02-30")
+
+
+def test_nesting_thousands_deep_is_refused_not_a_crash(capsys, isolated):
+    draft = front_matter(isolated, "title: x", "cw: " + "[" * 5000)
+    clean(run_cli(capsys, "preview", draft), ExitCode.DRAFT, "d.md:", "nests")
+    config(isolated, "split: " + "{a: " * 3000 + "\n")
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:", "nests")
+
+
+# --- numbers in scientific notation ---------------------------------------------------
+
+def test_a_price_in_scientific_notation_is_a_number(capsys, isolated):
+    config(isolated, "pricing:\n  x:\n    post: 2e-2\n    post_with_url: 1E-1\n"
+                     "posting:\n  timeout_seconds: 3e1\n")
+    draft = front_matter(isolated, "break: paragraph", body="One.\n\nTwo.\n\nThree.\n")
+    result = run_cli(capsys, "preview", draft, "--json")
+    clean(result, ExitCode.OK)
+    assert json.loads(result.out)["cost"] == pytest.approx(0.06)
+
+
+def test_a_scientific_notation_tunable_is_still_bounded(capsys, isolated):
+    config(isolated, "posting:\n  retries: 1e6\n")
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:2:", "posting.retries")
+
+
+# --- lone surrogates ----------------------------------------------------------------------
+
+def test_a_lone_surrogate_escape_in_front_matter_is_refused_at_its_line(capsys, isolated):
+    draft = front_matter(isolated, "title: fine", 'cw: "a \\ud800 b"')
+    result = run_cli(capsys, "preview", draft, "--json")
+    clean(result, ExitCode.DRAFT, "d.md:3:", "lone surrogate")
+    assert result.out == ""
+
+
+def test_a_lone_surrogate_escape_in_the_config_is_refused_at_its_line(capsys, isolated):
+    config(isolated, 'split:\n  thread_marker: "\\udc00"\n')
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:2:", "lone surrogate")
+
+
+def test_an_encoded_surrogate_in_a_draft_body_is_not_utf8(capsys, isolated):
+    (isolated / "d.md").write_bytes(b"Hello \xed\xa0\x80 there.\n")
+    clean(run_cli(capsys, "preview", "d.md"), ExitCode.DRAFT, "d.md:1:", "not valid UTF-8")
+    clean(run_cli(capsys, "preview", "-", stdin=b"Hi \xed\xb0\x80.\n"), ExitCode.DRAFT,
+          "<stdin>:1:", "not valid UTF-8")
+
+
+@pytest.mark.parametrize("args", [
+    ["preview", "d.md", "--thread-marker", "\ud800"],
+    ["preview", "d.md", "--continuation", "a\udcffb", "--json"],
+    ["preview", "\udcff.md"],  # a file name of bytes that are not UTF-8 (surrogateescape)
+    ["queue", "d.md", "--at", "tomorrow \udc80"],
+    ["preview", "d.md", "--account", "\udfff"],
+])
+def test_an_argument_that_is_not_utf8_is_a_usage_error(capsys, isolated, args):
+    (isolated / "d.md").write_text("Hello there.\n", encoding="utf-8")
+    result = run_cli(capsys, *args)
+    clean(result, ExitCode.USAGE, "is not valid UTF-8 text")
+    assert result.out == ""
+
+
+def test_an_undecodable_argument_from_a_real_shell(isolated):
+    import subprocess
+    import sys
+
+    (isolated / "d.md").write_text("Hello there.\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "threadbot", "preview", "d.md",
+                           "--thread-marker", b"\xed\xa0\x80"], cwd=isolated,
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == int(ExitCode.USAGE), done.stderr
+    assert b"\\xed\\xa0\\x80" in done.stderr and done.stdout == b""
+
+
+# --- post --json: only JSON on stdout -----------------------------------------------------
+
+def test_post_json_prints_only_json_on_stdout(capsys, writer, fake_x):
+    (writer / "drafts" / "d.md").write_text("Hello there.\n", encoding="utf-8")
+    queued = run_cli(capsys, "queue", "drafts/d.md", "--at", "+2h")
+    assert queued.code == 0, queued.err
+    result = run_cli(capsys, "post", "drafts/d.md", "--yes", "--json")
+    clean(result, ExitCode.OK)
+    assert json.loads(result.out)["status"] == "posted"  # the whole of stdout is JSON
+    assert "queued for account 'main'" in result.err
+    assert len(fake_x.posts()) == 1
