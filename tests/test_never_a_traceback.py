@@ -160,3 +160,127 @@ def test_post_json_prints_only_json_on_stdout(capsys, writer, fake_x):
     assert json.loads(result.out)["status"] == "posted"  # the whole of stdout is JSON
     assert "queued for account 'main'" in result.err
     assert len(fake_x.posts()) == 1
+
+
+# --- database faults ----------------------------------------------------------------------
+
+def queued_one(capsys, writer) -> None:
+    (writer / "drafts" / "d.md").write_text("Hello there.\n", encoding="utf-8")
+    result = run_cli(capsys, "queue", "drafts/d.md", "--at", "+2h")
+    assert result.code == 0, result.err
+
+
+def threadbot(folder, *args: str, limit_file_bytes: int | None = None):
+    """Run threadbot in a subprocess (with a watchdog); ``limit_file_bytes`` caps the size
+    of any file it writes (RLIMIT_FSIZE), as a nearly full disk would."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def cap() -> None:
+        # Ignored, SIGXFSZ lets the write fail with EFBIG instead of killing the process.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_bytes, limit_file_bytes))
+
+    return subprocess.run([sys.executable, "-m", "threadbot", *args], cwd=folder,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env=dict(os.environ),
+                          preexec_fn=cap if limit_file_bytes else None)
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated", "zeroed pages"])
+def test_a_damaged_database_is_named_with_what_to_do(capsys, writer, damage):
+    import os
+
+    queued_one(capsys, writer)
+    database = writer / "config" / "threadbot.db"
+    data = database.read_bytes()
+    if damage == "random bytes":
+        database.write_bytes(os.urandom(len(data)))
+    elif damage == "truncated":
+        database.write_bytes(data[:len(data) // 3])
+    else:  # the header survives, the tables' pages do not
+        database.write_bytes(data[:100] + b"\x00" * (len(data) - 100))
+    for args in (["list", "--json"], ["show", "1", "--json"], ["cancel", "1"],
+                 ["queue", "drafts/d.md", "--at", "+3h", "--json"]):
+        result = run_cli(capsys, *args)
+        clean(result, ExitCode.DATABASE, "threadbot.db:", "damaged", "backup")
+        assert result.out == ""
+
+
+def read_only(folder):
+    """Make ``folder`` read-only for this process, root included (a read-only bind
+    mount); returns the function that undoes it."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        modes = {path: path.stat().st_mode for path in [folder, *folder.iterdir()]}
+        for path in modes:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        return lambda: [path.chmod(mode) for path, mode in modes.items()]
+    for command in (["mount", "--bind", str(folder), str(folder)],
+                    ["mount", "-o", "remount,ro,bind", str(folder)]):
+        if subprocess.run(command, capture_output=True).returncode != 0:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            pytest.skip("root, and cannot mount a read-only folder here")
+    return lambda: subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_read_only_database_is_named_with_the_fix(capsys, writer):
+    queued_one(capsys, writer)
+    folder = writer / "db"
+    folder.mkdir()
+    (writer / "config" / "threadbot.db").rename(folder / "threadbot.db")
+    (writer / "config" / "threadbot.yaml").open("a").write("database: ../db/threadbot.db\n")
+    undo = read_only(folder)
+    try:
+        for args in (["cancel", "1"], ["queue", "drafts/d.md", "--at", "+3h", "--json"],
+                     ["list"]):
+            result = run_cli(capsys, *args)
+            clean(result, ExitCode.DATABASE, "threadbot.db:", "read-only", "chmod u+w")
+            assert result.out == ""
+    finally:
+        undo()
+    assert json.loads(run_cli(capsys, "show", "1", "--json").out)["status"] == "queued"
+
+
+def test_a_full_disk_leaves_the_record_as_it_was(capsys, writer):
+    queued_one(capsys, writer)
+    database = writer / "config" / "threadbot.db"
+    # A draft of thousands of posts: its record cannot fit in the space left.
+    (writer / "drafts" / "long.md").write_text("Word by word, on and on. " * 20000,
+                                               encoding="utf-8")
+    done = threadbot(writer, "queue", "drafts/long.md", "--at", "+3h", "--json",
+                     limit_file_bytes=database.stat().st_size + 64 * 1024)
+    assert done.returncode == int(ExitCode.DATABASE), done.stderr
+    assert "threadbot.db:" in done.stderr and "Traceback" not in done.stderr
+    assert "could not be read or written" in done.stderr or "is full" in done.stderr
+    assert done.stdout == ""
+    listed = json.loads(run_cli(capsys, "list", "--json").out)
+    assert [t["id"] for t in listed] == [1]  # nothing half-written
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_a_database_locked_past_the_busy_timeout_is_busy_not_a_bug(capsys, writer):
+    import sqlite3
+
+    queued_one(capsys, writer)
+    holder = sqlite3.connect(writer / "config" / "threadbot.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, and never finishing
+    try:
+        done = threadbot(writer, "cancel", "1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == int(ExitCode.BUSY), done.stderr
+    assert "database is busy" in done.stderr and "30 seconds" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert json.loads(run_cli(capsys, "show", "1", "--json").out)["status"] == "queued"

@@ -30,6 +30,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 13  # no thread with that id in the database
     BUSY = 14  # another process is posting that thread, or another daemon runs
     WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
+    DATABASE = 16  # the database cannot be read or written (read-only, disk full, damaged)
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 
@@ -89,3 +90,10 @@ class StoreError(ThreadbotError):
     """The database cannot be opened or is from a newer threadbot."""
 
     exit_code = ExitCode.CONFIG
+
+
+class DatabaseError(StoreError):
+    """The database cannot be read or written: read-only, disk full, damaged, I/O error.
+    The step that met it wrote nothing (its transaction was rolled back)."""
+
+    exit_code = ExitCode.DATABASE
