@@ -284,3 +284,46 @@ def test_a_database_locked_past_the_busy_timeout_is_busy_not_a_bug(capsys, write
     assert "database is busy" in done.stderr and "30 seconds" in done.stderr
     assert "Traceback" not in done.stderr
     assert json.loads(run_cli(capsys, "show", "1", "--json").out)["status"] == "queued"
+
+
+# --- markers longer than a post -----------------------------------------------------------
+
+LONG_DRAFT = "A sentence that goes on for a while, as sentences do. " * 20
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("--thread-marker", "🧵" * 140, "thread_marker"),
+    ("--thread-marker", "x" * 279, "thread_marker"),
+    ("--continuation", "(more below) " * 20, "continuation"),
+])
+def test_a_marker_as_long_as_a_post_is_refused_naming_the_setting(capsys, isolated, option,
+                                                                  value, named):
+    (isolated / "d.md").write_text(LONG_DRAFT, encoding="utf-8")
+    result = run_cli(capsys, "preview", "d.md", option, value, "--json")
+    clean(result, ExitCode.USAGE, f"Shorten '{named}' given as {option}", "of the 280")
+    assert result.out == ""
+
+
+def test_a_long_marker_in_front_matter_is_a_draft_error_at_its_line(capsys, isolated):
+    draft = front_matter(isolated, "title: Long", "numbering: (1/N)",
+                         f"thread_marker: {'A thread, read it all. ' * 12}", body=LONG_DRAFT)
+    result = run_cli(capsys, "preview", draft, "--platform", "bluesky")
+    clean(result, ExitCode.DRAFT, "d.md:4:", "'thread_marker' in the front matter",
+          "of the 300")
+
+
+def test_a_long_marker_in_the_config_is_a_config_error(capsys, isolated):
+    config(isolated, f"split:\n  continuation: \"{'-' * 260}\"\n")
+    (isolated / "d.md").write_text(LONG_DRAFT, encoding="utf-8")
+    clean(run_cli(capsys, "preview", "d.md"), ExitCode.CONFIG, "threadbot.yaml:",
+          "'continuation' under 'split:'")
+    # The same marker fits a Mastodon post of 500 characters.
+    assert run_cli(capsys, "preview", "d.md", "--platform", "mastodon").code == 0
+
+
+def test_markers_that_leave_room_still_split(capsys, isolated):
+    (isolated / "d.md").write_text(LONG_DRAFT, encoding="utf-8")
+    result = run_cli(capsys, "preview", "d.md", "--thread-marker", "x" * 200, "--json")
+    clean(result, ExitCode.OK)
+    posts = json.loads(result.out)["posts"]
+    assert posts[0]["text"].endswith("x" * 200) and all(p["length"] <= 280 for p in posts)

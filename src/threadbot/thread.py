@@ -21,7 +21,7 @@ from .config import (
 from .counting import find_urls, get_profile
 from .counting._graphemes import graphemes
 from .draft import Draft, Image, parse_draft, read_draft
-from .errors import DraftError, MediaError, UsageError
+from .errors import ConfigError, DraftError, MediaError, UsageError
 from .media import RULES, MediaRules, check_image
 from .platforms import REGISTRY, spec
 from .platforms.base import Limits
@@ -160,6 +160,7 @@ def compose(
                              path=draft.source, line=draft.front_matter_lines.get("cw"))
         profile = get_profile(chosen, limit=room, url_length=profile.url_length)
 
+    _check_marker_room(settings, profile, draft, config, overrides)
     texts = [section.text for section in draft.sections]
     result = split_sections(texts, limit=profile.limit, measure=profile.measure,
                             settings=settings)
@@ -295,3 +296,41 @@ def _check_media(thread: Thread, draft: Draft, media_per_post: list[list[Image]]
                 "post. Move some images to another paragraph, or put a '---' line between "
                 "them."
             )
+
+
+# The least room a post must keep for the draft's own text, in the platform's
+# characters, once the thread marker, the continuation marker and the numbering are in.
+MIN_TEXT_ROOM = 50
+
+
+def _check_marker_room(settings: SplitSettings, profile, draft: Draft, config: Config,
+                       overrides: dict[str, Any]) -> None:
+    """Refuse markers that leave a post less than ``MIN_TEXT_ROOM`` characters of text,
+    naming the setting and where it is set (command line, front matter, config)."""
+    sizes = {
+        "thread_marker": profile.measure(" " + settings.thread_marker)
+        if settings.thread_marker else 0,
+        "continuation": profile.measure(" " + settings.continuation)
+        if settings.continuation else 0,
+        # The numbering of a thread of up to 99 posts, e.g. "(99/99) ".
+        "numbering": profile.measure(settings.numbering.replace("1", "99").replace("N", "99")
+                                     + " ") if settings.numbering != "none" else 0,
+    }
+    room = profile.limit - sum(sizes.values())
+    if room >= MIN_TEXT_ROOM:
+        return
+    key = max(sizes, key=sizes.get)
+    value = getattr(settings, key)
+    shown = value if len(value) <= 24 else value[:21] + "..."
+    left = f"only {room}" if room > 0 else "nothing"
+    message = (f"the {key.replace('_', ' ')} '{shown}' ({sizes[key]} characters with its "
+               f"space) leaves {left} of the {profile.limit} characters a post may have "
+               f"for the text (at least {MIN_TEXT_ROOM} are needed). Shorten '{key}'")
+    if key in overrides:
+        raise UsageError(f"{message} given as --{key.replace('_', '-')}.")
+    if key in draft.front_matter:
+        raise DraftError(f"{message} in the front matter.", path=draft.source,
+                         line=draft.front_matter_lines.get(key))
+    where = str(config.path) if config.path is not None else None
+    raise ConfigError(f"{message} under 'split:' in the config (or the account's 'split:').",
+                      path=where)
