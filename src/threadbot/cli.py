@@ -15,7 +15,7 @@ import click
 from . import __version__
 from .config import load_config
 from .counting import PLATFORMS
-from .errors import ExitCode, MediaError, ThreadbotError, UsageError
+from .errors import ExitCode, MediaError, NotFoundError, ThreadbotError, UsageError
 from .scaffold import init_folder
 
 
@@ -69,6 +69,22 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     Write a draft in drafts/, preview it with `threadbot preview DRAFT`.
     """
     ctx.obj = {"config_path": config_path}
+
+
+class _ThreadId(click.ParamType):
+    """A thread id: a whole number. One beyond what SQLite can store is no thread there."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        number = click.INT.convert(value, param, ctx)
+        if not -2**63 <= number < 2**63:
+            raise NotFoundError(f"there is no thread {number}. `threadbot list` shows the "
+                                "threads there are.")
+        return number
+
+
+_THREAD_ID = _ThreadId()
 
 
 _ACCOUNT_OPTION = dict(metavar="NAME", multiple=True,
@@ -332,7 +348,7 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
 
 
 @cli.command("resume")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the thread as JSON at the end.")
 @click.pass_context
 def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
@@ -346,7 +362,7 @@ def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
 
 
 @cli.command("delete")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
@@ -434,7 +450,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("show")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
@@ -536,7 +552,7 @@ def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
 
 
 @cli.command("cancel")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.pass_context
 def cancel_command(ctx: click.Context, thread_id: int) -> None:
     """Cancel queued thread ID (it stays in the list, marked cancelled)."""
@@ -547,7 +563,7 @@ def cancel_command(ctx: click.Context, thread_id: int) -> None:
 
 
 @cli.command("reschedule")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--at", "at", metavar="WHEN", required=True, help="The new time (as for queue).")
 @click.pass_context
 def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
@@ -559,7 +575,7 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
 
 
 @cli.command("retry")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.pass_context
 def retry_command(ctx: click.Context, thread_id: int) -> None:
     """Queue a failed, missed, partial or cancelled thread again, for right away."""

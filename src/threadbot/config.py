@@ -302,8 +302,9 @@ def load_yaml_mapping(
     ``first_line`` is the file line where ``text`` starts, so that errors in
     front matter point at the right line of the draft.
     """
-    loader = _NoAliasLoader(text)
+    loader = None
     try:
+        loader = _NoAliasLoader(text)  # refuses control characters at once (ReaderError)
         node = loader.get_single_node()
         bad_text = _surrogate_line(node)
         if bad_text is not None:
@@ -330,6 +331,11 @@ def load_yaml_mapping(
             f"the {what} nests lists or mappings hundreds of levels deep, which threadbot "
             "does not read. Check for a run of '[' or '{' left open.", path=path,
             line=first_line) from None
+    except yaml.reader.ReaderError as exc:
+        raise error(
+            f"the {what} holds a control character (U+{exc.character:04X}), which YAML does "
+            "not allow. Delete it (it is invisible in most editors: retype the line).",
+            path=path, line=first_line + text.count("\n", 0, exc.position)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first_line + mark.line if mark is not None else None
@@ -341,7 +347,8 @@ def load_yaml_mapping(
             line=line,
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -565,6 +572,18 @@ def _webhook_url(url: str, path: str, line: int | None) -> str:
     return url.strip()
 
 
+def _valid_host_and_port(url: str) -> bool:
+    """Does ``url`` name a host, and a port from 1 to 65535 if any (brackets closed)?"""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0
+
+
 def _text(value: Any, name: str, path: str, lines: dict[str, int]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"'{name}' must be text, not {value!r}.", path=path,
@@ -610,7 +629,8 @@ def _parse_account(name: str, body: Any, path: str, lines: dict[str, int],
                           f"{platform_spec.title} server, e.g. api_base_url: "
                           "https://mastodon.social", path=path,
                           line=lines.get(f"accounts.{name}"))
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) \
+            or not _valid_host_and_port(url):
         example = platform_spec.default_api_base_url or "https://mastodon.social"
         raise ConfigError(f"'{prefix}api_base_url' must be a URL such as "
                           f"{example}, not {url!r}.", path=path,
