@@ -327,3 +327,26 @@ def test_markers_that_leave_room_still_split(capsys, isolated):
     clean(result, ExitCode.OK)
     posts = json.loads(result.out)["posts"]
     assert posts[0]["text"].endswith("x" * 200) and all(p["length"] <= 280 for p in posts)
+
+
+# --- found by the property test (test_fuzz_cli.py) ----------------------------------------
+
+def test_a_control_character_in_yaml_is_named_at_its_line(capsys, isolated):
+    draft = front_matter(isolated, "title: fine", "cw: a\x1fb")
+    clean(run_cli(capsys, "preview", draft), ExitCode.DRAFT, "d.md:3:", "U+001F")
+    config(isolated, "platform: x\n\ntimezone: \x07\n")
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:3:", "U+0007")
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://example.com:99999", "https://:80",
+                                 "https://"])
+def test_an_api_base_url_without_a_valid_host_or_port_is_refused(capsys, isolated, url):
+    config(isolated, f"accounts:\n  me:\n    platform: mastodon\n    api_base_url: '{url}'\n")
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:4:",
+          "'accounts.me.api_base_url' must be a URL")
+
+
+@pytest.mark.parametrize("command", ["show", "cancel", "retry", "resume", "delete"])
+def test_a_thread_id_beyond_what_sqlite_holds_is_not_found(capsys, isolated, command):
+    args = [command, "99999999999999999999"] + (["--yes"] if command == "delete" else [])
+    clean(run_cli(capsys, *args), ExitCode.NOT_FOUND, "there is no thread 99999999999999999999")
