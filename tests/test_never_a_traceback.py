@@ -350,3 +350,66 @@ def test_an_api_base_url_without_a_valid_host_or_port_is_refused(capsys, isolate
 def test_a_thread_id_beyond_what_sqlite_holds_is_not_found(capsys, isolated, command):
     args = [command, "99999999999999999999"] + (["--yes"] if command == "delete" else [])
     clean(run_cli(capsys, *args), ExitCode.NOT_FOUND, "there is no thread 99999999999999999999")
+
+
+# --- images outside the writer's folder ---------------------------------------------------
+
+def picture(path) -> None:
+    from test_cli_errors import png
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png())
+
+
+@pytest.mark.parametrize("how", ["relative path", "absolute path", "symbolic link",
+                                 "linked folder"])
+def test_an_image_outside_the_writers_folder_is_shown_and_not_posted(capsys, writer, fake_x,
+                                                                    how):
+    elsewhere = writer.parent / "private" / "photo.png"
+    picture(elsewhere)
+    written = {"relative path": "../../private/photo.png", "absolute path": str(elsewhere),
+               "symbolic link": "photo.png", "linked folder": "pics/photo.png"}[how]
+    if how == "symbolic link":
+        (writer / "drafts" / "photo.png").symlink_to(elsewhere)
+    if how == "linked folder":
+        (writer / "drafts" / "pics").symlink_to(elsewhere.parent)
+    (writer / "drafts" / "d.md").write_text(f"Look.\n\n![A photo]({written})\n",
+                                            encoding="utf-8")
+    preview = run_cli(capsys, "preview", "drafts/d.md")
+    clean(preview, ExitCode.OK)
+    assert f"is outside the writer's folder ({writer})" in preview.out
+    assert f"the file is {elsewhere}" in preview.out
+    assert ("through a symbolic link" in preview.out) == (how in ("symbolic link",
+                                                                  "linked folder"))
+    for args in (["post", "drafts/d.md", "--yes", "--json"], ["queue", "drafts/d.md", "--now"]):
+        result = run_cli(capsys, *args)
+        clean(result, ExitCode.MEDIA, "d.md:3:", str(elsewhere),
+              "images: allow_outside_folder: true")
+        assert result.out == ""
+    assert fake_x.posts() == [] and json.loads(run_cli(capsys, "list", "--json").out) == []
+    # Allowed in the config: posted, and the preview still names the file.
+    (writer / "config" / "threadbot.yaml").open("a").write(
+        "images:\n  allow_outside_folder: true\n")
+    assert str(elsewhere) in run_cli(capsys, "preview", "drafts/d.md").out
+    posted = run_cli(capsys, "post", "drafts/d.md", "--yes")
+    clean(posted, ExitCode.OK)
+    (post,) = fake_x.posts()
+    assert fake_x.media(post.media_ids[0])[0].data == elsewhere.read_bytes()
+
+
+def test_an_image_inside_the_folder_through_a_link_inside_it_is_fine(capsys, writer, fake_x):
+    picture(writer / "images" / "desk.png")
+    (writer / "drafts" / "desk.png").symlink_to(writer / "images" / "desk.png")
+    (writer / "drafts" / "d.md").write_text("Look.\n\n![A desk](desk.png)\n"
+                                            "![The same](../images/desk.png)\n",
+                                            encoding="utf-8")
+    result = run_cli(capsys, "post", "drafts/d.md", "--yes")
+    clean(result, ExitCode.OK)
+    assert "outside" not in result.out and len(fake_x.posts()) == 1
+
+
+@pytest.mark.parametrize("value", ["yes please", "1", "[true]"])
+def test_allow_outside_folder_must_be_true_or_false(capsys, isolated, value):
+    config(isolated, f"images:\n  allow_outside_folder: {value}\n")
+    clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:2:",
+          "'images.allow_outside_folder' must be true or false")

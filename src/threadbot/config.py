@@ -165,6 +165,10 @@ class Config:
     timezone: str | None = None
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     path: Path | None = None  # the file it was read from, None for built-in defaults
+    # ``images: allow_outside_folder: true``: post images that lie (or whose symbolic
+    # links point) outside the writer's folder. Off, such a draft can be previewed, but
+    # neither posted nor queued.
+    images_outside_folder: bool = False
 
     def zone(self):
         """The configured time zone as a ZoneInfo."""
@@ -176,6 +180,15 @@ class Config:
     def folder(self) -> Path:
         """Where relative paths in the config start: its folder, else the current one."""
         return self.path.parent if self.path is not None else Path.cwd()
+
+    @property
+    def writer_folder(self) -> Path:
+        """The writer's folder: the one holding ``config/`` (or the config file, when it
+        is not in a folder called config); without a config file, the current folder."""
+        if self.path is None:
+            return Path.cwd()
+        folder = self.path.resolve().parent
+        return folder.parent if folder.name == "config" else folder
 
     def database_path(self) -> Path:
         """The SQLite database: $THREADBOT_DB, else ``database:`` in the config
@@ -465,7 +478,8 @@ def check_platform(value: Any, *, path: str | None, line: int | None,
 def _parse_config(data: LocatedMapping, path: str) -> Config:
     lines = data.lines
     check_keys(data, ["platform", "split", "pricing", "accounts", "default_account",
-                      "database", "posting", "timezone", "daemon"], path=path, lines=lines)
+                      "database", "posting", "timezone", "daemon", "images"], path=path,
+               lines=lines)
     config = Config(path=Path(path))
     if "platform" in data:
         config = replace(
@@ -509,6 +523,19 @@ def _parse_config(data: LocatedMapping, path: str) -> Config:
         config = replace(config, timezone=str(data["timezone"]))
     if "daemon" in data:
         config = replace(config, daemon=_parse_daemon(data["daemon"], path, lines))
+    if "images" in data:
+        images = data["images"] or {}
+        if not isinstance(images, dict):
+            raise ConfigError("'images' must hold 'allow_outside_folder: true' or false.",
+                              path=path, line=lines.get("images"))
+        check_keys(images, ["allow_outside_folder"], path=path, lines=lines,
+                   prefix="images.")
+        allow = images.get("allow_outside_folder", False)
+        if not isinstance(allow, bool):
+            raise ConfigError(f"'images.allow_outside_folder' must be true or false, not "
+                              f"{allow!r}.", path=path,
+                              line=lines.get("images.allow_outside_folder"))
+        config = replace(config, images_outside_folder=allow)
     return config
 
 

@@ -7,6 +7,7 @@ at most 4 per post, alt text up to 1,000 characters.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,13 @@ def read_image(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes
         raise MediaError(f"is larger than {_size(max_bytes)}, more than any platform takes. "
                          "Check that this is the right file.", path=str(path))
     return data
+
+
+def outside_folder(path: Path, folder: Path) -> Path | None:
+    """The file ``path`` really is (symbolic links followed) when that lies outside
+    ``folder``, else None."""
+    real = Path(os.path.realpath(path))
+    return None if real.is_relative_to(os.path.realpath(folder)) else real
 
 
 def image_format(path: Path) -> str | None:

@@ -190,7 +190,7 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
                              "--account.")
         load_secrets(config, account)  # fail now, not after the confirmation
         thread = compose_for(config, draft, account, **overrides)
-        thread.check()
+        thread.check(to_post=True)
         with open_store(config) as store:
             earlier = earlier_thread(store, thread, account.name)
             if not again:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from .counting import find_urls, get_profile
 from .counting._graphemes import graphemes
 from .draft import Draft, Image, parse_draft, read_draft
 from .errors import ConfigError, DraftError, MediaError, UsageError
-from .media import RULES, MediaRules, check_image
+from .media import RULES, MediaRules, check_image, outside_folder
 from .platforms import REGISTRY, spec
 from .platforms.base import Limits
 from .split import split_sections
@@ -61,6 +62,9 @@ class Thread:
     warnings: list[str] = field(default_factory=list)
     # Problems that stop the thread from being posted (e.g. a missing image).
     errors: list[str] = field(default_factory=list)
+    # Images outside the writer's folder, not allowed by the config: shown as warnings in
+    # a preview, they stop the thread from being posted or queued.
+    outside_folder: list[str] = field(default_factory=list)
     cost: float | None = None  # US dollars on X's pay-per-use API; None elsewhere
     content_hash: str = ""
     # The account it is composed for (None: the platform's defaults, no account).
@@ -69,12 +73,15 @@ class Thread:
     # content_warning (kept with the recorded thread; see threadbot.platforms.PostOptions).
     options: dict[str, str] = field(default_factory=dict)
 
-    def check(self) -> None:
-        """Raise the first blocking problem, if any, as a ``MediaError``."""
-        if self.errors:
-            more = len(self.errors) - 1
+    def check(self, *, to_post: bool = False) -> None:
+        """Raise the first blocking problem, if any, as a ``MediaError``. ``to_post``:
+        the thread is about to be posted or queued, so images outside the writer's
+        folder block it too (unless the config allows them)."""
+        errors = self.errors + (self.outside_folder if to_post else [])
+        if errors:
+            more = len(errors) - 1
             tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-            raise MediaError(self.errors[0] + tail)
+            raise MediaError(errors[0] + tail)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` schema documented in the README."""
@@ -183,6 +190,7 @@ def compose(
     thread.warnings.extend(notes)
     thread.warnings.extend(result.warnings)
     _check_media(thread, draft, media_per_post, _media_rules(chosen, limits))
+    _check_image_places(thread, draft, media_per_post, config)
     if chosen in REGISTRY and spec(chosen).paid_posts:
         thread.cost = round(sum(config.pricing.post_with_url if p.has_url else config.pricing.post
                                 for p in posts), 4)
@@ -334,3 +342,30 @@ def _check_marker_room(settings: SplitSettings, profile, draft: Draft, config: C
     where = str(config.path) if config.path is not None else None
     raise ConfigError(f"{message} under 'split:' in the config (or the account's 'split:').",
                       path=where)
+
+
+def _check_image_places(thread: Thread, draft: Draft, media_per_post: list[list[Image]],
+                        config: Config) -> None:
+    """Name every image that is (or links to) a file outside the writer's folder, with the
+    file it really is: a draft from elsewhere must not post a private picture unseen."""
+    folder = config.writer_folder
+    for images in media_per_post:
+        for image in images:
+            if not image.resolved.is_file():
+                continue  # reported by _check_media
+            real = outside_folder(image.resolved, folder)
+            if real is None:
+                continue
+            where = f"{draft.source}:{image.line}: image '{image.path}'"
+            link = (" through a symbolic link"
+                    if str(real) != os.path.abspath(image.resolved) else "")
+            if config.images_outside_folder:
+                thread.warnings.append(f"{where} is outside the writer's folder ({folder}): "
+                                       f"the file posted is {real}{link} (allowed by "
+                                       "'images: allow_outside_folder').")
+                continue
+            message = (f"{where} is outside the writer's folder ({folder}): the file is "
+                       f"{real}{link}. Copy it into the folder, or set 'images: "
+                       "allow_outside_folder: true' in the config to post it from there.")
+            thread.warnings.append(message)
+            thread.outside_folder.append(message)
