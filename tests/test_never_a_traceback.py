@@ -413,3 +413,41 @@ def test_allow_outside_folder_must_be_true_or_false(capsys, isolated, value):
     config(isolated, f"images:\n  allow_outside_folder: {value}\n")
     clean(run_cli(capsys, "accounts"), ExitCode.CONFIG, "threadbot.yaml:2:",
           "'images.allow_outside_folder' must be true or false")
+
+
+# --- paths the system refuses, output it cannot encode --------------------------------------
+
+def test_paths_too_long_for_the_system_are_named_not_a_crash(capsys, isolated):
+    long = "a" * 5000
+    clean(run_cli(capsys, "preview", long), ExitCode.DRAFT, "cannot read this draft",
+          "File name too long")
+    clean(run_cli(capsys, "--config", long, "list"), ExitCode.CONFIG,
+          "cannot read this config file", "File name too long")
+    (isolated / "d.md").write_text(f"Look.\n\n![A photo]({long}.png)\n", encoding="utf-8")
+    clean(run_cli(capsys, "preview", "d.md"), ExitCode.MEDIA, "d.md:3:", "File name too long")
+
+
+def test_a_folder_given_as_the_config_is_named(capsys, isolated):
+    clean(run_cli(capsys, "--config", str(isolated), "list"), ExitCode.CONFIG,
+          "this is a folder, not a config file")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_output_the_terminal_cannot_encode_is_escaped_and_json_stays_json(isolated,
+                                                                         encoding):
+    import os
+    import subprocess
+    import sys
+
+    (isolated / "d.md").write_text("A thread \u2192 here 🧵.\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    for args in (["preview", "d.md"], ["preview", "d.md", "--json"]):
+        done = subprocess.run([sys.executable, "-m", "threadbot", *args], cwd=isolated,
+                              capture_output=True, timeout=60, env=env,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+        out = done.stdout.decode(encoding)
+        if "--json" in args:
+            assert json.loads(out)["posts"][0]["text"] == "A thread \u2192 here 🧵."
+        else:
+            assert "\\ud83e\\uddf5" in out  # the thread emoji, escaped

@@ -773,5 +773,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """Write what the output's encoding cannot hold as JSON escapes (\\u2192, and a pair
+    for characters beyond U+FFFF): readable text, and still valid --json output."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = []
+    for char in error.object[error.start:error.end]:
+        data = char.encode("utf-16-be", "surrogatepass")
+        escaped += [f"\\u{int.from_bytes(data[i:i + 2], 'big'):04x}"
+                    for i in range(0, len(data), 2)]
+    return "".join(escaped), error.end
+
+
 def run() -> None:
+    # A terminal or cron job whose encoding cannot show a character (PYTHONIOENCODING=
+    # latin-1, an old system's locale) gets escapes, never a crash half-way through.
+    import codecs
+
+    codecs.register_error("threadbot-json-escape", _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="threadbot-json-escape")
     sys.exit(main())

@@ -796,19 +796,25 @@ def read_text_file(path: Path, *, what: str, error: type[ThreadbotError],
     fail into a clear error. Only a regular file is read: a FIFO, a device or a socket
     is refused without waiting on it (it is opened non-blocking and checked first)."""
     shown = str(path)
-    if path.is_dir():
-        raise error(f"this is a folder, not a {what}. Give the path of a file in it.", path=shown)
+    folder = f"this is a folder, not a {what}. Give the path of a file in it."
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error(f"no such {what}. Check the path and the current folder.",
                     path=shown) from None
-    except OSError as exc:
+    except IsADirectoryError:
+        raise error(folder, path=shown) from None
+    except OSError as exc:  # e.g. a name too long, a loop of symbolic links
         raise error(f"cannot read this {what}: {exc.strerror}.", path=shown) from None
+    # Checked on the descriptor before wrapping it: Python refuses to wrap a folder's.
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise error(folder, path=shown)
+        raise error(f"this is not a regular file (a pipe, a device or a socket), so it "
+                    f"cannot be a {what}. Give the path of a text file.", path=shown)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error(f"this is not a regular file (a pipe, a device or a socket), so it "
-                        f"cannot be a {what}. Give the path of a text file.", path=shown)
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:
@@ -852,18 +858,27 @@ def normalise_text(text: str) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _exists(path: Path) -> bool:
+    """Is there something at ``path``? A path the system cannot even look up (a name too
+    long) is not there; reading it says why."""
+    try:
+        return path.exists()
+    except OSError:
+        return True  # let read_text_file report the system's reason
+
+
 def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
     """Where the configuration comes from (see the module docstring); None means defaults."""
     if explicit is not None:
         path = Path(explicit)
-        if not path.exists():
+        if not _exists(path):
             raise ConfigError("no config file here. Check the path given to --config.",
                               path=str(path))
         return path
     env = os.environ.get(CONFIG_ENV)
     if env:
         path = Path(env)
-        if not path.exists():
+        if not _exists(path):
             raise ConfigError(
                 f"no config file here, but {CONFIG_ENV} points to it. "
                 f"Fix or unset {CONFIG_ENV}.",

@@ -123,9 +123,14 @@ def check_image(image: Image, platform: str, source: str,
             f"{rules.max_alt:,}. Shorten the text between ![ and ]."
         )
     path = image.resolved
-    if not path.exists():
+    try:
+        path.stat()
+    except FileNotFoundError:
         problems.append(f"{where} is not there (looked for {path}). Check the path: it is "
                         "relative to the draft's folder.")
+        return problems
+    except OSError as exc:  # a name too long, a loop of symbolic links, no permission
+        problems.append(f"{where} cannot be read: {exc.strerror}. Check the path.")
         return problems
     if not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"

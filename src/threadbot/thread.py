@@ -351,7 +351,10 @@ def _check_image_places(thread: Thread, draft: Draft, media_per_post: list[list[
     folder = config.writer_folder
     for images in media_per_post:
         for image in images:
-            if not image.resolved.is_file():
+            try:
+                if not image.resolved.is_file():
+                    continue  # reported by _check_media
+            except OSError:
                 continue  # reported by _check_media
             real = outside_folder(image.resolved, folder)
             if real is None:
