@@ -198,11 +198,16 @@ THREAD_ID = st.one_of(st.integers(1, 4).map(str), st.integers(1, 4).map(str),
                       st.integers(-3, 6).map(str), st.sampled_from(
     ["99999999999999999999", "0x1", "1.5", "", "-0"]), ARG)
 DRAFT_ARG = st.sampled_from(["drafts/d.md", "drafts/d.md", "-", "drafts", "nowhere.md",
-                             "/dev/zero"])
+                             "/dev/zero", "a" * 5000, "drafts/pic.png"])
+# The global --config: mostly the folder's own; else a file that is no config, or none.
+CONFIG_ARG = st.one_of(st.just([]), st.just([]), st.just([]), st.sampled_from(
+    ["drafts/d.md", "nowhere.yaml", "drafts", "/dev/zero", "a" * 5000, ""]).map(
+        lambda path: ["--config", path]))
 
 
 def command(*parts: st.SearchStrategy) -> st.SearchStrategy:
-    return st.tuples(*parts).map(lambda pieces: [piece for part in pieces for piece in part])
+    return st.tuples(CONFIG_ARG, *parts).map(
+        lambda pieces: [piece for part in pieces for piece in part])
 
 
 def word(*words: str) -> st.SearchStrategy:
@@ -238,6 +243,9 @@ COMMANDS = {
     "slots": command(word("slots"), option("--account"), option("--count", st.one_of(
         st.integers(-5, 10**6).map(str), ARG))),
     "daemon --once": command(word("daemon", "--once")),
+    # Only places inside the test's folder, or where nothing can be created.
+    "init": command(word("init"), st.sampled_from(
+        [[], ["new"], ["drafts/d.md"], ["/dev/null/x"], ["a" * 5000], [""], ["config"]])),
 }
 FEWER = {"rehearse": EXAMPLES // 4, "daemon --once": EXAMPLES // 4, "post": EXAMPLES // 2}
 

@@ -451,3 +451,7 @@ def test_output_the_terminal_cannot_encode_is_escaped_and_json_stays_json(isolat
             assert json.loads(out)["posts"][0]["text"] == "A thread \u2192 here 🧵."
         else:
             assert "\\ud83e\\uddf5" in out  # the thread emoji, escaped
+
+
+def test_init_where_the_system_refuses_a_folder_says_why(capsys, isolated):
+    clean(run_cli(capsys, "init", "a" * 5000), ExitCode.USAGE, "File name too long")
