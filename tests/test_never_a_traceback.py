@@ -455,3 +455,20 @@ def test_output_the_terminal_cannot_encode_is_escaped_and_json_stays_json(isolat
 
 def test_init_where_the_system_refuses_a_folder_says_why(capsys, isolated):
     clean(run_cli(capsys, "init", "a" * 5000), ExitCode.USAGE, "File name too long")
+
+
+@pytest.mark.parametrize("value", ["-0.01", ".inf", "-.inf", ".nan", "-1e-3"])
+def test_a_price_that_is_not_a_finite_amount_is_refused_never_shown(capsys, isolated, value):
+    config(isolated, f"pricing:\n  x:\n    post_with_url: {value}\n")
+    (isolated / "d.md").write_text("See https://example.com for more.\n", encoding="utf-8")
+    result = run_cli(capsys, "preview", "d.md")
+    clean(result, ExitCode.CONFIG, "threadbot.yaml:3:", "'pricing.x.post_with_url' must be a "
+          "price in dollars")
+    assert "$nan" not in result.out and "$inf" not in result.out
+
+
+def test_the_daemon_on_a_damaged_database_stops_with_its_message(writer):
+    (writer / "config" / "threadbot.db").write_bytes(b"not a database, just bytes " * 200)
+    done = threadbot(writer, "daemon", "--once")
+    assert done.returncode == int(ExitCode.DATABASE), done.stderr
+    assert "damaged" in done.stderr and "Traceback" not in done.stderr
