@@ -30,7 +30,8 @@ class ExitCode(IntEnum):
     NOT_FOUND = 13  # no thread with that id in the database
     BUSY = 14  # another process is posting that thread, or another daemon runs
     WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
-    DATABASE = 16  # the database cannot be read or written (read-only, disk full, damaged)
+    # 16 is taken on main by DATABASE_GONE (the daemon's database deleted or replaced).
+    DATABASE = 17  # the database cannot be read or written (read-only, disk full, damaged)
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
 
 

@@ -229,7 +229,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_que
 def database_error(exc: sqlite3.Error, path: Path, timeout: float) -> ThreadbotError:
     """What a failed SQLite call means for the writer, and what to do next.
 
-    Read-only, full, damaged and unreadable databases raise ``DatabaseError`` (exit 16);
+    Read-only, full, damaged and unreadable databases raise ``DatabaseError`` (exit 17);
     one locked by another process for longer than ``timeout`` seconds, ``BusyError``
     (exit 14). Result codes: https://www.sqlite.org/rescode.html"""
     name = getattr(exc, "sqlite_errorname", "") or ""
