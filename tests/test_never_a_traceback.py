@@ -472,3 +472,22 @@ def test_the_daemon_on_a_damaged_database_stops_with_its_message(writer):
     done = threadbot(writer, "daemon", "--once")
     assert done.returncode == int(ExitCode.DATABASE), done.stderr
     assert "damaged" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("data", "said"), [
+    (b"X_API_KEY=1\n\xff\xfe=2\n", ".env:2:"),
+    (b"X_API_KEY=1\x00\n", "binary"),
+])
+def test_a_damaged_env_file_is_named_without_its_values(capsys, writer, data, said):
+    (writer / "config" / ".env").write_bytes(data)
+    (writer / "drafts" / "d.md").write_text("Hello.\n", encoding="utf-8")
+    for args in (["accounts"], ["queue", "drafts/d.md", "--now"], ["post", "drafts/d.md",
+                                                                   "--yes"]):
+        result = run_cli(capsys, *args)
+        clean(result, ExitCode.AUTH, ".env", said)
+        assert "X_API_KEY=1" not in result.err
+
+
+def test_a_database_path_too_long_is_named(capsys, isolated, monkeypatch):
+    monkeypatch.setenv("THREADBOT_DB", "a" * 5000)
+    clean(run_cli(capsys, "list"), ExitCode.DATABASE, "the database cannot be opened")

@@ -269,7 +269,11 @@ def database_error(exc: sqlite3.Error, path: Path, timeout: float) -> ThreadbotE
 def _writable(path: Path) -> bool:
     """May this process write the database and its folder (WAL keeps files beside it)?
     False on a read-only file system, even for root."""
-    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    try:
+        return os.access(path.parent, os.W_OK) and (not path.exists()
+                                                     or os.access(path, os.W_OK))
+    except OSError:  # a name too long: not a read-only problem
+        return True
 
 
 def _explained(method: Callable) -> Callable:
