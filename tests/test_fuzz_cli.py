@@ -102,8 +102,10 @@ def config(base_url: str) -> st.SearchStrategy:
         "default_account": st.one_of(st.sampled_from(["main", "other", ["main", "other"]]),
                                      VALUE),
         # Paths the run may write: inside the folder, or where nothing can be written.
+        # (Never a device: SQLite would create its journal beside it, in /dev.)
         "database": st.sampled_from(["db/threadbot.db", "threadbot.db", "", 3, None,
-                                     "/proc/no/such.db", "/dev/null", "."]),
+                                     "/proc/no/such.db", "../drafts", "../drafts/d.md",
+                                     "."]),
         "posting": st.one_of(st.just(QUICK), SCALAR, some_of({
             "pause_seconds": SECONDS, "retries": st.one_of(NUMBER, TEXT),
             "backoff_seconds": SECONDS, "timeout_seconds": SECONDS}).map(
