@@ -491,3 +491,16 @@ def test_a_damaged_env_file_is_named_without_its_values(capsys, writer, data, sa
 def test_a_database_path_too_long_is_named(capsys, isolated, monkeypatch):
     monkeypatch.setenv("THREADBOT_DB", "a" * 5000)
     clean(run_cli(capsys, "list"), ExitCode.DATABASE, "the database cannot be opened")
+
+
+def test_a_login_answer_that_is_not_utf8_is_refused_and_nothing_saved(isolated):
+    import subprocess
+    import sys
+
+    config(isolated, "accounts:\n  sky:\n    platform: bluesky\n    handle: me.bsky.social\n"
+                     "    api_base_url: http://127.0.0.1:9\n")
+    done = subprocess.run([sys.executable, "-m", "threadbot", "accounts", "login", "sky"],
+                          cwd=isolated, input=b"\xff\xfe\n", capture_output=True, timeout=60)
+    assert done.returncode == int(ExitCode.USAGE), done.stderr
+    assert b"is not valid UTF-8 text" in done.stderr and b"Traceback" not in done.stderr
+    assert not (isolated / "config" / ".env").exists()

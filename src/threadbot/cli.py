@@ -691,8 +691,13 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     config = load_config(ctx.find_root().obj["config_path"])
     def ask(prompt: str, hidden: bool = False) -> str:
         # An empty answer is allowed: it takes the default the prompt shows, if any.
-        return click.prompt(prompt, err=True, hide_input=hidden, default="",
-                            show_default=False).strip()
+        answer = click.prompt(prompt, err=True, hide_input=hidden, default="",
+                              show_default=False).strip()
+        if _undecodable(answer):  # bytes the terminal sent that are not UTF-8
+            raise UsageError(f"what you typed for '{prompt}' is not valid UTF-8 text. Check "
+                             "the terminal's encoding, then run this again; nothing was "
+                             "saved.")
+        return answer
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "
@@ -721,11 +726,16 @@ def init_command(directory: str) -> None:
                "folder).")
 
 
+def _undecodable(text: str) -> bool:
+    """Does ``text`` hold a lone surrogate: bytes that were not UTF-8, kept by Python?"""
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def _refuse_undecodable(args: list[str]) -> None:
     """Refuse an argument that is not UTF-8 text (Python keeps undecodable bytes as lone
     surrogates): it would reach a post, the database or the JSON output as garbage."""
     for arg in args:
-        if any("\ud800" <= c <= "\udfff" for c in arg):
+        if _undecodable(arg):
             try:
                 shown = str(os.fsencode(arg))[2:-1]  # the bytes as they were typed
             except UnicodeError:
