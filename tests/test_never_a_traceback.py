@@ -504,3 +504,11 @@ def test_a_login_answer_that_is_not_utf8_is_refused_and_nothing_saved(isolated):
     assert done.returncode == int(ExitCode.USAGE), done.stderr
     assert b"is not valid UTF-8 text" in done.stderr and b"Traceback" not in done.stderr
     assert not (isolated / "config" / ".env").exists()
+
+
+@pytest.mark.parametrize("value", ["1e5", "2026", "0x1F", "1.50", "true", ".inf", "1_000"])
+def test_a_title_yaml_would_read_as_a_number_is_the_text_written(capsys, isolated, value):
+    draft = front_matter(isolated, f"title: {value}")
+    result = run_cli(capsys, "preview", draft, "--json")
+    clean(result, ExitCode.OK)
+    assert json.loads(result.out)["title"] == value

@@ -233,9 +233,11 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 
 class LocatedMapping(dict):
-    """A dict from YAML that remembers the line of each key (1-based)."""
+    """A dict from YAML that remembers the line of each key (1-based), and each
+    top-level scalar as it was written (``title: 1e5`` is the text "1e5")."""
 
     lines: dict[str, int]
+    written: dict[str, str]
 
 
 class _AliasRefused(Exception):
@@ -372,6 +374,8 @@ def load_yaml_mapping(
         )
     result = LocatedMapping(data)
     result.lines = lines
+    result.written = {str(key.value): value.value for key, value in node.value
+                      if isinstance(value, yaml.ScalarNode)} if node is not None else {}
     return result
 
 
