@@ -512,3 +512,10 @@ def test_a_title_yaml_would_read_as_a_number_is_the_text_written(capsys, isolate
     result = run_cli(capsys, "preview", draft, "--json")
     clean(result, ExitCode.OK)
     assert json.loads(result.out)["title"] == value
+
+
+@pytest.mark.parametrize("count", ["99999999999", "0", "-5"])
+def test_slots_count_out_of_range_is_a_usage_error(capsys, isolated, count):
+    config(isolated, 'accounts:\n  main:\n    slots: ["mon-fri 09:00"]\n')
+    result = run_cli(capsys, "slots", "--count", count)
+    assert result.code == int(ExitCode.USAGE) and "1<=x<=1000" in result.err, result.err

@@ -530,7 +530,8 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
 
 @cli.command("slots")
 @click.option("--account", metavar="NAME", help="The account (default: the default one).")
-@click.option("--count", default=5, show_default=True, help="How many slots to show.")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many slots to show (1 to 1000).")
 @click.pass_context
 def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
     """Show the account's next free posting slots."""
