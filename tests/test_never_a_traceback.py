@@ -519,3 +519,12 @@ def test_slots_count_out_of_range_is_a_usage_error(capsys, isolated, count):
     config(isolated, 'accounts:\n  main:\n    slots: ["mon-fri 09:00"]\n')
     result = run_cli(capsys, "slots", "--count", count)
     assert result.code == int(ExitCode.USAGE) and "1<=x<=1000" in result.err, result.err
+
+
+@pytest.mark.parametrize("text", ["~", "null", "", "# only a comment"])
+def test_an_empty_config_or_front_matter_is_the_defaults(capsys, isolated, text):
+    config(isolated, text + "\n")
+    draft = front_matter(isolated, text)
+    result = run_cli(capsys, "preview", draft, "--json")
+    clean(result, ExitCode.OK)
+    assert json.loads(result.out)["title"] is None

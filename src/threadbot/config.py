@@ -375,7 +375,8 @@ def load_yaml_mapping(
     result = LocatedMapping(data)
     result.lines = lines
     result.written = {str(key.value): value.value for key, value in node.value
-                      if isinstance(value, yaml.ScalarNode)} if node is not None else {}
+                      if isinstance(value, yaml.ScalarNode)} \
+        if isinstance(node, yaml.MappingNode) else {}  # "~" or nothing: no keys
     return result
 
 
