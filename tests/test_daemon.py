@@ -716,7 +716,7 @@ def test_database_deleted_or_replaced_stops_the_daemon(capsys, isolated, fake_x,
     except subprocess.TimeoutExpired:
         pytest.fail(f"the daemon went on running with its database {fault}:\n{daemon.log()}")
     log = daemon.log()
-    assert code == int(ExitCode.DATABASE_GONE) == 16, log
+    assert code == int(ExitCode.DATABASE) == 16, log
     expected = (f"config/threadbot.db: the database file was {fault}"
                 + (" by another file" if fault == "replaced" else "")
                 + " while the daemon was running")

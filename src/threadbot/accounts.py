@@ -15,6 +15,7 @@ mode 0600.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .config import Account, Config
+from .config import Account, Config, read_text_file
 from .errors import CredentialsError
 from .platforms import PlatformClient, spec
 
@@ -60,7 +61,11 @@ def _environment(config: Config) -> dict[str, str]:
     values: dict[str, str] = {}
     path = dotenv_path(config)
     if path.is_file():
-        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+        # Read as drafts are (a regular file, at most 10 MB, UTF-8), so that a damaged
+        # .env gets a message naming its line, never a traceback.
+        text = read_text_file(path, what=".env file", error=CredentialsError)
+        values.update({k: v for k, v in dotenv_values(stream=io.StringIO(text)).items()
+                       if v is not None})
     values.update(os.environ)
     return values
 
@@ -124,7 +129,8 @@ def save_secret(config: Config, variable: str, value: str) -> Path:
     mode 0600. Returns its path. The value is never printed."""
     path = dotenv_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    lines = (read_text_file(path, what=".env file", error=CredentialsError).splitlines()
+             if path.is_file() else [])
     kept = [line for line in lines if not ((m := _LINE.match(line)) and m.group(1) == variable)]
     kept.append(f"{variable}={value}")
     fd, temporary = tempfile.mkstemp(prefix=".env.", dir=path.parent)

@@ -17,7 +17,15 @@ import click
 from . import __version__
 from .config import load_config
 from .counting import PLATFORMS
-from .errors import ExitCode, MediaError, NoTerminalError, ThreadbotError, WrongStateError
+from .errors import (
+    ExitCode,
+    MediaError,
+    NoTerminalError,
+    NotFoundError,
+    ThreadbotError,
+    UsageError,
+    WrongStateError,
+)
 from .scaffold import init_folder
 
 
@@ -100,6 +108,22 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     keys in use.
     """
     ctx.obj = {"config_path": config_path}
+
+
+class _ThreadId(click.ParamType):
+    """A thread id: a whole number. One beyond what SQLite can store is no thread there."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        number = click.INT.convert(value, param, ctx)
+        if not -2**63 <= number < 2**63:
+            raise NotFoundError(f"there is no thread {number}. `threadbot list` shows the "
+                                "threads there are.")
+        return number
+
+
+_THREAD_ID = _ThreadId()
 
 
 _ACCOUNT_OPTION = dict(metavar="NAME", multiple=True,
@@ -260,6 +284,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     plans = posting.prepare(config, draft, accounts=list(account), platform=platform,
                             again=again, **_overrides(options))
     fresh = [plan for plan in plans if plan.resume is None]
+    # With --json, stdout holds the one JSON object only: sentences go to stderr.
     for plan in plans:
         earlier = plan.resume
         if earlier is None:
@@ -288,7 +313,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
         names = ", ".join(f"'{p.account.name}' ({_platform_title(p.account)})" for p in plans)
         question = f"Post to {len(plans)} accounts: {names}?"
     if not _confirm(question, yes):
-        click.echo("Nothing was posted.")
+        click.echo("Nothing was posted.", err=as_json)
         return
     # Each new thread is claimed as it is recorded: a run started at the same moment
     # gets "busy" (or "already posted") instead of posting the draft a second time.
@@ -445,7 +470,7 @@ def rehearse_command(ctx: click.Context, draft: str, account: tuple[str, ...],
 
 
 @cli.command("resume")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the thread as JSON at the end.")
 @click.pass_context
 def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
@@ -459,7 +484,7 @@ def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
 
 
 @cli.command("delete")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def delete_command(ctx: click.Context, thread_id: int, yes: bool) -> None:
@@ -550,7 +575,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("show")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
@@ -724,7 +749,8 @@ def _terminal() -> bool:
 
 @cli.command("slots")
 @click.option("--account", metavar="NAME", help="The account (default: the default one).")
-@click.option("--count", default=5, show_default=True, help="How many slots to show.")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many slots to show (1 to 1000).")
 @click.pass_context
 def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
     """Show the account's next free posting slots."""
@@ -746,7 +772,7 @@ def slots_command(ctx: click.Context, account: str | None, count: int) -> None:
 
 
 @cli.command("cancel")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.pass_context
 def cancel_command(ctx: click.Context, thread_id: int) -> None:
     """Cancel queued thread ID.
@@ -771,7 +797,7 @@ def cancel_command(ctx: click.Context, thread_id: int) -> None:
 
 
 @cli.command("reschedule")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--at", "at", metavar="WHEN", required=True, help="The new time (as for queue).")
 @click.pass_context
 def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
@@ -783,7 +809,7 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
 
 
 @cli.command("retry")
-@click.argument("thread_id", type=int, metavar="ID")
+@click.argument("thread_id", type=_THREAD_ID, metavar="ID")
 @click.option("--now", "now", is_flag=True, help="A cancelled thread: post it now rather "
               "than at the time it had.")
 @click.pass_context
@@ -935,8 +961,8 @@ def accounts_login(ctx: click.Context, name: str) -> None:
     def ask(prompt: str, hidden: bool = False) -> str:
         # An empty answer is allowed: it takes the default the prompt shows, if any.
         try:
-            return click.prompt(prompt, err=True, hide_input=hidden, default="",
-                                show_default=False).strip()
+            answer = click.prompt(prompt, err=True, hide_input=hidden, default="",
+                                  show_default=False).strip()
         except click.exceptions.Abort:
             if sys.stdin.isatty():
                 raise  # Ctrl-C or Ctrl-D at the prompt: the writer stopped it
@@ -944,6 +970,11 @@ def accounts_login(ctx: click.Context, name: str) -> None:
             raise NoTerminalError(f"`threadbot accounts login {name}` asks questions, and "
                                   "there is no terminal to answer them (standard input "
                                   "ended). Run it in a terminal.") from None
+        if _undecodable(answer):  # bytes the terminal sent that are not UTF-8
+            raise UsageError(f"what you typed for '{prompt}' is not valid UTF-8 text. Check "
+                             "the terminal's encoding, then run this again; nothing was "
+                             "saved.")
+        return answer
 
     result = posting.login(config, name, ask=ask, say=lambda text: click.echo(text, err=True))
     click.echo(f"Saved the access token of '{name}' in {result.path} (readable only by you). "
@@ -1038,10 +1069,30 @@ def init_command(directory: str) -> None:
                "folder).")
 
 
+def _undecodable(text: str) -> bool:
+    """Does ``text`` hold a lone surrogate: bytes that were not UTF-8, kept by Python?"""
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _refuse_undecodable(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8 text (Python keeps undecodable bytes as lone
+    surrogates): it would reach a post, the database or the JSON output as garbage."""
+    for arg in args:
+        if _undecodable(arg):
+            try:
+                shown = str(os.fsencode(arg))[2:-1]  # the bytes as they were typed
+            except UnicodeError:
+                shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise UsageError(f"the argument '{shown}' is not valid UTF-8 text. Type it again "
+                             "in UTF-8 (for a file name, rename the file to a UTF-8 name).")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes a message on stderr and an exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="threadbot", standalone_mode=False)
+        _refuse_undecodable(args)
+        cli.main(args=args, prog_name="threadbot", standalone_mode=False)
     except ThreadbotError as error:
         label = ("Cannot post" if isinstance(error, MediaError) else
                  "Stopped" if error.exit_code == ExitCode.INTERRUPTED else "Error")
@@ -1075,5 +1126,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """Write what the output's encoding cannot hold as JSON escapes (\\u2192, and a pair
+    for characters beyond U+FFFF): readable text, and still valid --json output."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = []
+    for char in error.object[error.start:error.end]:
+        data = char.encode("utf-16-be", "surrogatepass")
+        escaped += [f"\\u{int.from_bytes(data[i:i + 2], 'big'):04x}"
+                    for i in range(0, len(data), 2)]
+    return "".join(escaped), error.end
+
+
 def run() -> None:
+    # A terminal or cron job whose encoding cannot show a character (PYTHONIOENCODING=
+    # latin-1, an old system's locale) gets escapes, never a crash half-way through.
+    import codecs
+
+    codecs.register_error("threadbot-json-escape", _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="threadbot-json-escape")
     sys.exit(main())

@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -174,6 +175,10 @@ class Config:
     path: Path | None = None  # the file it was read from, None for built-in defaults
     # How ``path`` was chosen: one of FOUND_BY (see ``find_config``).
     found_by: str = "defaults"
+    # ``images: allow_outside_folder: true``: post images that lie (or whose symbolic
+    # links point) outside the writer's folder. Off, such a draft can be previewed, but
+    # neither posted nor queued.
+    images_outside_folder: bool = False
 
     def zone(self):
         """The configured time zone as a ZoneInfo."""
@@ -252,9 +257,11 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 
 class LocatedMapping(dict):
-    """A dict from YAML that remembers the line of each key (1-based)."""
+    """A dict from YAML that remembers the line of each key (1-based), and each
+    top-level scalar as it was written (``title: 1e5`` is the text "1e5")."""
 
     lines: dict[str, int]
+    written: dict[str, str]
 
 
 class _AliasRefused(Exception):
@@ -263,15 +270,66 @@ class _AliasRefused(Exception):
         self.anchor, self.line = anchor, line
 
 
+class _BadValue(Exception):
+    """A scalar YAML parsed but could not build (``!!int x``, an impossible ``!!timestamp``)."""
+
+    def __init__(self, reason: str, line: int):
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing aliases (``*name``) before anything is built: a
-    few lines of them ("billion laughs") expand to gigabytes."""
+    few lines of them ("billion laughs") expand to gigabytes.
+
+    Two departures from YAML 1.1's implicit types, both towards YAML 1.2 and what a
+    writer means: a date-like value (``title: 2026-02-30``, ``at: 2026-12-01 09:00:00``)
+    stays text, to be read by threadbot's own time parser, never turned into a date
+    (PyYAML raises on impossible ones, and a title is not a date); and a number in
+    scientific notation without a dot (``1e-9``, ``2E3``) is a number, not text."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _AliasRefused(str(event.anchor), event.start_mark.line)
         return super().compose_node(parent, index)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # Explicit tags still reach constructors that raise plain Python errors
+        # (``!!float abc``, ``!!timestamp 2026-13-45``, an int of 5,000 digits).
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _BadValue(str(exc), node.start_mark.line) from None
+
+
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers
+            if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_NoAliasLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def _surrogate_line(node: Any) -> int | None:
+    """The 0-based line of the first scalar holding a lone surrogate (``"\\ud800"``),
+    which no file, post or platform can carry, or None."""
+    if isinstance(node, yaml.ScalarNode):
+        text = node.value if isinstance(node.value, str) else ""
+        return node.start_mark.line if any("\ud800" <= c <= "\udfff" for c in text) else None
+    children: list = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    for child in children:
+        line = _surrogate_line(child)
+        if line is not None:
+            return line
+    return None
 
 
 def load_yaml_mapping(
@@ -283,15 +341,40 @@ def load_yaml_mapping(
     ``first_line`` is the file line where ``text`` starts, so that errors in
     front matter point at the right line of the draft.
     """
-    loader = _NoAliasLoader(text)
+    loader = None
     try:
+        loader = _NoAliasLoader(text)  # refuses control characters at once (ReaderError)
         node = loader.get_single_node()
+        bad_text = _surrogate_line(node)
+        if bad_text is not None:
+            raise error(
+                f"the {what} holds a lone surrogate escape (such as \"\\ud800\"), which is "
+                "not a character and cannot be posted or saved. Write the character itself, "
+                "or its full \\U0001xxxx escape.", path=path, line=first_line + bad_text)
         data = loader.construct_document(node) if node is not None else None
+        # Within the try: these walk the tree as deep as it nests.
+        _refuse_duplicate_keys(node, path=path, first_line=first_line, what=what, error=error)
+        lines = _key_lines(node, first_line)
     except _AliasRefused as exc:
         raise error(
             f"the {what} uses a YAML alias (*{exc.anchor}), which threadbot does not allow "
             "(aliases can make a small file expand without end). Write the value out "
             "instead.", path=path, line=first_line + exc.line) from None
+    except _BadValue as exc:
+        raise error(
+            f"the {what} holds a value YAML cannot read ({exc.reason}). Fix the value on "
+            "that line, or put it in quotes to keep it as text.",
+            path=path, line=first_line + exc.line) from None
+    except RecursionError:
+        raise error(
+            f"the {what} nests lists or mappings hundreds of levels deep, which threadbot "
+            "does not read. Check for a run of '[' or '{' left open.", path=path,
+            line=first_line) from None
+    except yaml.reader.ReaderError as exc:
+        raise error(
+            f"the {what} holds a control character (U+{exc.character:04X}), which YAML does "
+            "not allow. Delete it (it is invisible in most editors: retype the line).",
+            path=path, line=first_line + text.count("\n", 0, exc.position)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first_line + mark.line if mark is not None else None
@@ -303,8 +386,8 @@ def load_yaml_mapping(
             line=line,
         ) from None
     finally:
-        loader.dispose()
-    _refuse_duplicate_keys(node, path=path, first_line=first_line, what=what, error=error)
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -314,7 +397,10 @@ def load_yaml_mapping(
             line=first_line,
         )
     result = LocatedMapping(data)
-    result.lines = _key_lines(node, first_line)
+    result.lines = lines
+    result.written = {str(key.value): value.value for key, value in node.value
+                      if isinstance(value, yaml.ScalarNode)} \
+        if isinstance(node, yaml.MappingNode) else {}  # "~" or nothing: no keys
     return result
 
 
@@ -421,7 +507,8 @@ def check_platform(value: Any, *, path: str | None, line: int | None,
 def _parse_config(data: LocatedMapping, path: str) -> Config:
     lines = data.lines
     check_keys(data, ["platform", "split", "pricing", "accounts", "default_account",
-                      "database", "posting", "timezone", "daemon"], path=path, lines=lines)
+                      "database", "posting", "timezone", "daemon", "images"], path=path,
+               lines=lines)
     config = Config(path=Path(path))
     if "platform" in data:
         config = replace(
@@ -465,6 +552,19 @@ def _parse_config(data: LocatedMapping, path: str) -> Config:
         config = replace(config, timezone=str(data["timezone"]))
     if "daemon" in data:
         config = replace(config, daemon=_parse_daemon(data["daemon"], path, lines))
+    if "images" in data:
+        images = data["images"] or {}
+        if not isinstance(images, dict):
+            raise ConfigError("'images' must hold 'allow_outside_folder: true' or false.",
+                              path=path, line=lines.get("images"))
+        check_keys(images, ["allow_outside_folder"], path=path, lines=lines,
+                   prefix="images.")
+        allow = images.get("allow_outside_folder", False)
+        if not isinstance(allow, bool):
+            raise ConfigError(f"'images.allow_outside_folder' must be true or false, not "
+                              f"{allow!r}.", path=path,
+                              line=lines.get("images.allow_outside_folder"))
+        config = replace(config, images_outside_folder=allow)
     return config
 
 
@@ -528,6 +628,18 @@ def _webhook_url(url: str, path: str, line: int | None) -> str:
     return url.strip()
 
 
+def _valid_host_and_port(url: str) -> bool:
+    """Does ``url`` name a host, and a port from 1 to 65535 if any (brackets closed)?"""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0
+
+
 def _text(value: Any, name: str, path: str, lines: dict[str, int]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"'{name}' must be text, not {value!r}.", path=path,
@@ -573,7 +685,8 @@ def _parse_account(name: str, body: Any, path: str, lines: dict[str, int],
                           f"{platform_spec.title} server, e.g. api_base_url: "
                           "https://mastodon.social", path=path,
                           line=lines.get(f"accounts.{name}"))
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) \
+            or not _valid_host_and_port(url):
         example = platform_spec.default_api_base_url or "https://mastodon.social"
         raise ConfigError(f"'{prefix}api_base_url' must be a URL such as "
                           f"{example}, not {url!r}.", path=path,
@@ -712,19 +825,25 @@ def read_text_file(path: Path, *, what: str, error: type[ThreadbotError],
     fail into a clear error. Only a regular file is read: a FIFO, a device or a socket
     is refused without waiting on it (it is opened non-blocking and checked first)."""
     shown = str(path)
-    if path.is_dir():
-        raise error(f"this is a folder, not a {what}. Give the path of a file in it.", path=shown)
+    folder = f"this is a folder, not a {what}. Give the path of a file in it."
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error(f"no such {what}. Check the path and the current folder.",
                     path=shown) from None
-    except OSError as exc:
+    except IsADirectoryError:
+        raise error(folder, path=shown) from None
+    except OSError as exc:  # e.g. a name too long, a loop of symbolic links
         raise error(f"cannot read this {what}: {exc.strerror}.", path=shown) from None
+    # Checked on the descriptor before wrapping it: Python refuses to wrap a folder's.
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise error(folder, path=shown)
+        raise error(f"this is not a regular file (a pipe, a device or a socket), so it "
+                    f"cannot be a {what}. Give the path of a text file.", path=shown)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error(f"this is not a regular file (a pipe, a device or a socket), so it "
-                        f"cannot be a {what}. Give the path of a text file.", path=shown)
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:
@@ -768,6 +887,15 @@ def normalise_text(text: str) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _is_file(path: Path) -> bool:
+    """Is ``path`` a file? One the system cannot even look up (a name too long) is
+    taken as one, so that reading it says the system's reason."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
+
+
 # How the config file was chosen, as ``Config.found_by`` says it.
 FOUND_BY = ("--config", CONFIG_ENV, "search", "defaults")
 
@@ -781,14 +909,14 @@ def find_config(explicit: str | os.PathLike | None = None,
     Raises ``ConfigError`` when ``--config`` or ``THREADBOT_CONFIG`` names no file."""
     if explicit is not None:
         path = Path(explicit)
-        if not path.is_file():
+        if not _is_file(path):
             what = "a folder, not a config file" if path.is_dir() else "no config file here"
             raise ConfigError(f"{what}. Check the path given to --config.", path=str(path))
         return path.absolute(), "--config"
     env = os.environ.get(CONFIG_ENV)
     if env:
         path = Path(env)
-        if not path.is_file():
+        if not _is_file(path):
             what = "a folder, not a config file" if path.is_dir() else "no config file here"
             raise ConfigError(
                 f"{what}, but {CONFIG_ENV} points to it. Fix or unset {CONFIG_ENV}.",

@@ -498,7 +498,11 @@ class _AccountWorker(threading.Thread):
                         client = client_for(daemon.config, daemon.config.account(self.account))
                     daemon.post(store, client, thread_id)
                 except ThreadbotError as error:  # e.g. missing keys: tell, go on
-                    daemon._failed(store, thread_id, error.message)
+                    try:
+                        daemon._failed(store, thread_id, error.message)
+                    except ThreadbotError as unrecorded:  # the database itself failed
+                        log.error("thread %s: %s; this could not be recorded: %s", thread_id,
+                                  error.message, unrecorded)
                 except Exception:  # a bug: keep the daemon alive, say so loudly
                     log.exception("thread %s: unexpected error", thread_id)
                 finally:

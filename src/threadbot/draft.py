@@ -213,6 +213,9 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, dict[str, int], 
     )
     check_keys(data, FRONT_MATTER_KEYS, path=source, lines=data.lines,
                where=" in the front matter", error=DraftError)
+    if "title" in data and data["title"] is not None and not isinstance(data["title"], str):
+        # A title is text as written: ``title: 1e5`` or ``title: 2026`` is not a number.
+        data["title"] = data.written.get("title", str(data["title"]))
     if "platform" in data:
         check_platform(data["platform"], path=source, line=data.lines["platform"],
                        error=DraftError)

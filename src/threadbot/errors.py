@@ -30,7 +30,8 @@ class ExitCode(IntEnum):
     NOT_FOUND = 13  # no thread with that id in the database
     BUSY = 14  # another process is posting that thread, or another daemon runs
     WRONG_STATE = 15  # the thread's status does not allow that (e.g. cancel a posted one)
-    DATABASE_GONE = 16  # the database file was deleted or replaced under a running daemon
+    DATABASE = 16  # the database cannot be read or written (read-only, disk full, damaged),
+    # or its file was deleted or replaced under a running daemon
     NO_TERMINAL = 17  # it would ask before acting, but there is no terminal: add --yes
     NO_TIME = 18  # nothing says when to post: give --at WHEN, or slots to the account
     INTERRUPTED = 130  # Ctrl-C; the thread is resumable
@@ -118,4 +119,11 @@ class StoreError(ThreadbotError):
 class DatabaseGoneError(ThreadbotError):
     """The database file was deleted or replaced under a running daemon."""
 
-    exit_code = ExitCode.DATABASE_GONE
+    exit_code = ExitCode.DATABASE
+
+
+class DatabaseError(StoreError):
+    """The database cannot be read or written: read-only, disk full, damaged, I/O error.
+    The step that met it wrote nothing (its transaction was rolled back)."""
+
+    exit_code = ExitCode.DATABASE

@@ -6,6 +6,7 @@ checked in ``threadbot.checks``, with every other check of what a platform accep
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 MB = 1024 * 1024
@@ -50,6 +51,13 @@ def read_image(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes
         raise MediaError(f"is larger than {_size(max_bytes)}, more than any platform takes. "
                          "Check that this is the right file.", path=str(path))
     return data
+
+
+def outside_folder(path: Path, folder: Path) -> Path | None:
+    """The file ``path`` really is (symbolic links followed) when that lies outside
+    ``folder``, else None."""
+    real = Path(os.path.realpath(path))
+    return None if real.is_relative_to(os.path.realpath(folder)) else real
 
 
 def image_format(path: Path) -> str | None:

@@ -216,7 +216,7 @@ def prepare(config: Config, draft_path: str, *, accounts: list[str] | None = Non
                              line=draft.front_matter_lines.get("platform"))
         load_secrets(config, account)  # fail now, not after the confirmation
         thread = compose_for(config, draft, account, again=again, **overrides)
-        thread.check()
+        thread.check(to_post=True)
         with open_store(config) as store:
             earlier = earlier_thread(store, thread, account.name)
             if not again and (earlier is None or earlier.status is not ThreadStatus.POSTED):

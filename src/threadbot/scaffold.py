@@ -30,7 +30,11 @@ def init_folder(directory: str | Path) -> tuple[list[Path], list[Path]]:
     Files already there are kept as they are. Returns (created, kept).
     """
     root = Path(directory)
-    if root.exists() and not root.is_dir():
+    try:
+        a_file = root.exists() and not root.is_dir()
+    except OSError as exc:  # e.g. a name too long
+        raise UsageError(f"cannot set up a folder there: {exc.strerror}.") from None
+    if a_file:
         raise UsageError(f"{root} is a file, not a folder. Give a folder to set up.")
     files = {
         root / "config" / "threadbot.yaml": _template("threadbot.yaml"),
@@ -39,10 +43,10 @@ def init_folder(directory: str | Path) -> tuple[list[Path], list[Path]]:
     }
     created, kept = [], []
     for path, content in files.items():
-        if path.exists():
-            kept.append(path)
-            continue
         try:
+            if path.exists():
+                kept.append(path)
+                continue
             path.parent.mkdir(parents=True, exist_ok=True)
             # "x": never overwrite a file that appeared meanwhile.
             with path.open("x", encoding="utf-8") as handle:

@@ -69,7 +69,7 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
     for target in chosen:
         load_secrets(config, target)
         thread = compose_for(config, draft, target, again=again, **overrides)
-        thread.check()
+        thread.check(to_post=True)
         threads.append((target, thread))
     zone = config.zone()
     current = clock()

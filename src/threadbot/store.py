@@ -15,10 +15,12 @@ This database is the single source of truth for what was posted. Its rules:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import sqlite3
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from .errors import (
     AlreadyPostedError,
+    DatabaseError,
     ExitCode,
     NotFoundError,
     StoreError,
@@ -271,6 +274,76 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_que
                                                           m005_one_posting_thread]
 
 
+def database_error(exc: sqlite3.Error, path: Path, timeout: float) -> ThreadbotError:
+    """What a failed SQLite call means for the writer, and what to do next.
+
+    Read-only, full, damaged and unreadable databases raise ``DatabaseError`` (exit 17);
+    one locked by another process for longer than ``timeout`` seconds, ``BusyError``
+    (exit 14). Result codes: https://www.sqlite.org/rescode.html"""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    said = f"(SQLite: {exc})"
+    shown = str(path)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return BusyError(
+            f"the database is busy: another threadbot process (a daemon, or a post in "
+            f"progress) has held it for over {timeout:g} seconds {said}. Wait for it to "
+            "finish, then run this again; nothing was changed.", path=shown)
+    if name.startswith("SQLITE_READONLY") or (
+            name.startswith("SQLITE_CANTOPEN") and not _writable(path)):
+        message = ("the database cannot be written: the file or its folder is read-only "
+                   f"{said}. Make both writable by you (chmod u+w on the file and its "
+                   "folder), or point 'database:' in the config at a writable place.")
+    elif name == "SQLITE_FULL":
+        message = (f"the disk holding the database is full {said}. Free some space, then "
+                   "run the command again.")
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        message = ("the database file is damaged, or is not a threadbot database "
+                   f"{said}. Restore it from a backup, or move it aside to start a new "
+                   "record (your drafts are not in it; the record of what was posted is).")
+    elif name.startswith("SQLITE_IOERR"):
+        message = (f"the database could not be read or written {said}. Check the disk it "
+                   "is on (free space, file size limits, a removed drive), then run the "
+                   "command again.")
+    elif name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        message = (f"the database cannot be opened {said}. Check that its folder exists "
+                   "and that you may read and write there, or set 'database:' in the "
+                   "config.")
+    else:
+        message = (f"the database failed {said}. Check that it is a threadbot database on "
+                   "a working disk, then run the command again.")
+    return DatabaseError(message, path=shown)
+
+
+def _writable(path: Path) -> bool:
+    """May this process write the database and its folder (WAL keeps files beside it)?
+    False on a read-only file system, even for root."""
+    try:
+        return os.access(path.parent, os.W_OK) and (not path.exists()
+                                                     or os.access(path, os.W_OK))
+    except OSError:  # a name too long: not a read-only problem
+        return True
+
+
+def _explained(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def call(self: Store, *args: object, **kwargs: object) -> object:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise database_error(exc, self.path, self.timeout) from None
+    return call
+
+
+def _sqlite_errors_explained(cls: type) -> type:
+    """Every method of ``cls`` turns SQLite's own errors into threadbot's (above), so
+    that none reaches the writer as a traceback, whichever method meets it."""
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, types.FunctionType) and name not in ("transaction", "__exit__"):
+            setattr(cls, name, _explained(value))
+    return cls
+
+
+@_sqlite_errors_explained
 class Store:
     """The threadbot database. Open one per process (or thread) with ``Store(path)``.
 
@@ -279,16 +352,25 @@ class Store:
     reads as an empty one (in memory); an existing one is opened without the right to
     write (``mode=rw`` so that SQLite removes its WAL files on close, and ``PRAGMA
     query_only``), and one from an older threadbot is copied into memory and migrated
-    there, leaving the file as it was. Writing through it is a bug (sqlite3 refuses)."""
+    there, leaving the file as it was. Writing through it is a bug (sqlite3 refuses).
+
+    Every method raises ``DatabaseError`` or ``BusyError`` (see ``database_error``)
+    when SQLite fails, never SQLite's own exceptions."""
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0, read_only: bool = False):
         self.path = Path(path)
+        self.timeout = timeout
         self.read_only = read_only
         if read_only:
             self._open_read_only(timeout)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the database's folder: {exc.strerror}. "
+                                "Create it, or set 'database:' in the config to a "
+                                "writable place.", path=str(self.path.parent)) from None
+        try:
             # isolation_level=None: we issue BEGIN ourselves, so no transaction is
             # ever left open by the driver between our calls.
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
@@ -299,10 +381,10 @@ class Store:
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database: {exc}. Check that it is a threadbot "
-                             "database and that the folder is writable.",
-                             path=str(self.path)) from None
+        except BaseException:
+            if getattr(self, "db", None) is not None:
+                self.db.close()
+            raise
 
     def _open_read_only(self, timeout: float) -> None:
         def connect(target: str, *, uri: bool) -> sqlite3.Connection:
@@ -373,7 +455,10 @@ class Store:
         except BaseException:
             # Also reached by Ctrl-C between BEGIN and COMMIT: never leave it open.
             if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled it back itself (e.g. disk full): report the cause
             raise
 
     def _migrate(self) -> None:

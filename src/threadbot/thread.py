@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from .config import (
 from .counting import find_urls, get_profile
 from .counting._graphemes import graphemes
 from .draft import Draft, Image, Link, Section, parse_draft, read_draft
-from .errors import DraftError, UsageError
+from .errors import ConfigError, DraftError, MediaError, UsageError
 from .markdown import keep_links_whole, release
+from .media import outside_folder
 from .platforms import REGISTRY, spec
 from .platforms.base import Limits
 from .split import split_sections
@@ -66,6 +68,9 @@ class Thread:
     # What the platform would refuse (a missing image, two posts with the same text on
     # X): found by ``threadbot.checks``; a blocking one stops the thread from being posted.
     faults: list[Fault] = field(default_factory=list)
+    # Images outside the writer's folder, not allowed by the config: shown as warnings in
+    # a preview, they stop the thread from being posted or queued.
+    outside_folder: list[str] = field(default_factory=list)
     cost: float | None = None  # US dollars on X's pay-per-use API; None elsewhere
     content_hash: str = ""
     # The account it is composed for (None: the platform's defaults, no account).
@@ -79,10 +84,16 @@ class Thread:
         """The messages of the blocking faults: problems to fix before posting."""
         return [fault.message for fault in self.faults if fault.blocking]
 
-    def check(self) -> None:
+    def check(self, *, to_post: bool = False) -> None:
         """Raise the first blocking fault, if any: ``MediaError`` for an image,
-        ``DraftError`` for the text (see ``threadbot.checks.refuse``)."""
+        ``DraftError`` for the text (see ``threadbot.checks.refuse``). ``to_post``: the
+        thread is about to be posted or queued, so images outside the writer's folder
+        block it too (unless the config allows them): ``MediaError``."""
         refuse(self.faults)
+        if to_post and self.outside_folder:
+            more = len(self.outside_folder) - 1
+            tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            raise MediaError(self.outside_folder[0] + tail)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` schema documented in the README."""
@@ -170,6 +181,7 @@ def compose(
                              path=draft.source, line=draft.front_matter_lines.get("cw"))
         profile = get_profile(chosen, limit=room, url_length=profile.url_length)
 
+    _check_marker_room(settings, profile, draft, config, overrides)
     link_text = chosen in REGISTRY and spec(chosen).link_text
     sections = [s if link_text else s.with_addresses() for s in draft.sections]
     # A link (its text, or "text (url)") stays in one post when short enough to move whole.
@@ -212,6 +224,7 @@ def compose(
     thread.faults.extend(check_media(media_per_post, chosen, draft.source,
                                      media_rules(chosen, limits), thread.warnings))
     thread.faults.extend(check_repeats([p.text for p in posts], chosen, draft.source))
+    _check_image_places(thread, draft, media_per_post, config)
     if chosen in REGISTRY and spec(chosen).paid_posts:
         thread.cost = round(sum(config.pricing.post_with_url if p.has_url else config.pricing.post
                                 for p in posts), 4)
@@ -310,3 +323,71 @@ def _post_options(draft: Draft, platform: str, account: Account | None
                          f"warning) is ignored on {platform}, which has none: the posts go out "
                          "without it.")
     return options, notes
+
+
+# The least room a post must keep for the draft's own text, in the platform's
+# characters, once the thread marker, the continuation marker and the numbering are in.
+MIN_TEXT_ROOM = 50
+
+
+def _check_marker_room(settings: SplitSettings, profile, draft: Draft, config: Config,
+                       overrides: dict[str, Any]) -> None:
+    """Refuse markers that leave a post less than ``MIN_TEXT_ROOM`` characters of text,
+    naming the setting and where it is set (command line, front matter, config)."""
+    sizes = {
+        "thread_marker": profile.measure(" " + settings.thread_marker)
+        if settings.thread_marker else 0,
+        "continuation": profile.measure(" " + settings.continuation)
+        if settings.continuation else 0,
+        # The numbering of a thread of up to 99 posts, e.g. "(99/99) ".
+        "numbering": profile.measure(settings.numbering.replace("1", "99").replace("N", "99")
+                                     + " ") if settings.numbering != "none" else 0,
+    }
+    room = profile.limit - sum(sizes.values())
+    if room >= MIN_TEXT_ROOM:
+        return
+    key = max(sizes, key=sizes.get)
+    value = getattr(settings, key)
+    shown = value if len(value) <= 24 else value[:21] + "..."
+    left = f"only {room}" if room > 0 else "nothing"
+    message = (f"the {key.replace('_', ' ')} '{shown}' ({sizes[key]} characters with its "
+               f"space) leaves {left} of the {profile.limit} characters a post may have "
+               f"for the text (at least {MIN_TEXT_ROOM} are needed). Shorten '{key}'")
+    if key in overrides:
+        raise UsageError(f"{message} given as --{key.replace('_', '-')}.")
+    if key in draft.front_matter:
+        raise DraftError(f"{message} in the front matter.", path=draft.source,
+                         line=draft.front_matter_lines.get(key))
+    where = str(config.path) if config.path is not None else None
+    raise ConfigError(f"{message} under 'split:' in the config (or the account's 'split:').",
+                      path=where)
+
+
+def _check_image_places(thread: Thread, draft: Draft, media_per_post: list[list[Image]],
+                        config: Config) -> None:
+    """Name every image that is (or links to) a file outside the writer's folder, with the
+    file it really is: a draft from elsewhere must not post a private picture unseen."""
+    folder = config.writer_folder
+    for images in media_per_post:
+        for image in images:
+            try:
+                if not image.resolved.is_file():
+                    continue  # reported by _check_media
+            except OSError:
+                continue  # reported by _check_media
+            real = outside_folder(image.resolved, folder)
+            if real is None:
+                continue
+            where = f"{draft.source}:{image.line}: image '{image.path}'"
+            link = (" through a symbolic link"
+                    if str(real) != os.path.abspath(image.resolved) else "")
+            if config.images_outside_folder:
+                thread.warnings.append(f"{where} is outside the writer's folder ({folder}): "
+                                       f"the file posted is {real}{link} (allowed by "
+                                       "'images: allow_outside_folder').")
+                continue
+            message = (f"{where} is outside the writer's folder ({folder}): the file is "
+                       f"{real}{link}. Copy it into the folder, or set 'images: "
+                       "allow_outside_folder: true' in the config to post it from there.")
+            thread.warnings.append(message)
+            thread.outside_folder.append(message)
