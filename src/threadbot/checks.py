@@ -136,12 +136,15 @@ def check_image(image: Image, platform: str, source: str, rules: MediaRules | No
 
 def _file_problem(path: Path, where: str, platform: str, rules: MediaRules,
                   notes: list[str] | None) -> str | None:
-    if not path.exists():
-        return (f"{where} is not there (looked for {path}). Check the path: it is relative "
-                "to the draft's folder.")
-    if not path.is_file():
-        what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
-        return f"{where} is {what}, not an image file. Point to the file."
+    try:
+        if not path.exists():
+            return (f"{where} is not there (looked for {path}). Check the path: it is "
+                    "relative to the draft's folder.")
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+            return f"{where} is {what}, not an image file. Point to the file."
+    except OSError as exc:  # a name too long, a loop of symbolic links, no permission
+        return f"{where} cannot be read: {exc.strerror}. Check the path."
     try:
         kind = image_format(path)
         size = path.stat().st_size
@@ -194,6 +197,13 @@ def replace_posts(fault: Fault, posts: tuple[int, ...]) -> Fault:
 # --- duplicates --------------------------------------------------------------------------
 
 
+def _numbers(indices: list[int], shown: int = 6) -> str:
+    """Post numbers for a message: "1, 3 and 5", or "1, 2, 3, 4, 5, 6 and 40 more"."""
+    if len(indices) > shown + 1:
+        return ", ".join(str(i) for i in indices[:shown]) + f" and {len(indices) - shown} more"
+    return ", ".join(str(i) for i in indices[:-1]) + f" and {indices[-1]}"
+
+
 def same_text_key(text: str) -> str:
     """What two posts must share to be the same text to a platform: the text in NFC,
     white space runs made one space, ends trimmed."""
@@ -224,7 +234,7 @@ def check_repeats(texts: Sequence[str], platform: str, source: str, *,
     for indices in groups.values():
         if len(indices) < 2 or not any(pending[i - 1] for i in indices[1:]):
             continue
-        names = ", ".join(str(i) for i in indices[:-1]) + f" and {indices[-1]}"
+        names = _numbers(indices)
         faults.append(Fault(
             "duplicate",
             f"{source}: posts {names} have the same text ({_quote(texts[indices[0] - 1])}). "

@@ -395,7 +395,13 @@ class Store:
             return db
 
         try:
-            if not self.path.exists():
+            try:
+                missing = not self.path.exists()
+            except OSError as exc:  # a name too long: the system cannot even look it up
+                raise DatabaseError(f"the database cannot be opened: {exc.strerror}. Set "
+                                    "'database:' in the config (or THREADBOT_DB) to a "
+                                    "shorter path.", path=str(self.path)[:200]) from None
+            if missing:
                 self.db = connect(":memory:", uri=False)
                 self._migrate()
                 return
@@ -430,10 +436,10 @@ class Store:
                 file.close()
                 self.db = memory
                 self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot read the database: {exc}. Check that it is a threadbot "
-                             "database and that you may read it.",
-                             path=str(self.path)) from None
+        except sqlite3.Error as exc:
+            if getattr(self, "db", None) is not None:
+                self.db.close()
+            raise database_error(exc, self.path, self.timeout) from None
 
     def close(self) -> None:
         self.db.close()
