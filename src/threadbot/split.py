@@ -22,6 +22,7 @@ candidate post, so a 1 MB draft splits in well under a second.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,11 @@ from enum import IntEnum
 
 import regex
 
-from .config import SplitSettings
+from .config import PACKING_ALIASES, PACKINGS, SplitSettings
 from .counting import find_urls
+
+# The packings, by their names in the settings (config.PACKINGS).
+PARAGRAPHS, SENTENCES, COMPACT = PACKINGS
 
 
 class Break(IntEnum):
@@ -69,7 +73,7 @@ BULLETS = regex.compile(r"(?:[-–—•*·]|\d{1,3}[.)]|[a-zA-Z][.)])$")
 
 # Abbreviations whose final dot does not end a sentence (lower case, no final dot).
 ABBREVIATIONS = frozenset(
-    """mr mrs ms mx dr prof sr jr st vs etc.al cf al approx fig figs eq no.s mt gen col capt lt
+    """mr mrs ms mx dr prof sr jr st vs etc cf al approx ca esp incl fig figs eq mt gen col capt lt
     sgt rev hon gov sen rep pres messrs mme mlle vol vols pp ed eds ch sec dept univ assn bros
     inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec""".split()
 )
@@ -163,21 +167,34 @@ def _starts_lower(word: str) -> bool:
 
 
 def _ends_sentence(word: str, following: str | None) -> bool:
+    """Whether ``word`` ends a sentence when ``following`` comes next (None: nothing).
+
+    ``.``, ``!``, ``?`` and an ellipsis closed by a full stop (``….``, ``....``) end a
+    sentence whatever case follows, since informal writing often starts one in
+    lower case ("…grow. you both are lucky…"), unless the ``.`` closes an
+    abbreviation or initials ("Dr.", "e.g.", "U.S."). Two exceptions keep a sentence
+    whole: a bare ellipsis before lower case trails off ("I wondered… maybe"), and a
+    quoted question or exclamation before lower case runs on into its tag
+    ("“Really?” she asked").
+    """
     core = _core(word)
     if not core:
         return False
     last = core[-1]
     if last in CJK_TERMINALS:
         return True
-    if following is not None and _starts_lower(following):
-        return False
-    if last in "?!‽":
+    lower_next = following is not None and _starts_lower(following)
+    if core.endswith("….") or core.endswith("...."):
         return True
     if core.endswith("…") or core.endswith("..."):
         # "…" before a capital closes a sentence; before anything else it trails off.
         return following is None or following.lstrip(OPENERS)[:1].isupper()
-    if last != ".":
+    if last not in ".?!‽":
         return False
+    if lower_next and len(core) < len(word):
+        return False  # “Really?” she asked.
+    if last != ".":
+        return True
     stem = core[:-1].lstrip(OPENERS)
     if not stem:
         return False
@@ -335,30 +352,109 @@ def _strong_cuts(text: str) -> list[_Cut]:
     return cuts
 
 
-class _Section:
-    """One section (text between forced breaks) ready for the dynamic programme."""
+# A blank line (maybe holding spaces) ends a paragraph.
+_PARAGRAPH_GAP = re.compile(r"[ \t]*\n[ \t]*\n\s*")
+# A list item opens with a bullet or a number and a space: "- ", "• ", "– ", "1. ", "a) ".
+_ITEM = regex.compile(r"(?:[-*+•◦▪‣–—·]|\d{1,3}[.)]|\p{L}[.)])[ \t]")
 
-    def __init__(self, text: str, layout: Layout, compact: bool, budget: int):
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[str, list[tuple[int, int]]]]:
+    """The blocks of the paragraph text[start:end], in order, as (kind, units).
+
+    Kinds: "list" (two or more consecutive lines opening with a bullet or a number,
+    each with the indented lines under it), "quote" (lines opening with ``>``) and
+    "prose" (any other lines). A line ending with ':' right before a list or a quote
+    is its lead-in and belongs to it. Units are the spans of the lines (of the items,
+    for a list), without the whitespace around them.
+    """
+    lines: list[tuple[str, int, int]] = []
+    position = start
+    while position <= end:
+        newline = text.find("\n", position, end)
+        line_end = end if newline < 0 else newline
+        line = text[position:line_end]
+        if line.strip():
+            content_start = position + len(line) - len(line.lstrip())
+            content_end = position + len(line.rstrip())
+            if _ITEM.match(text, content_start, line_end):
+                kind = "item"
+            elif text[content_start] == ">":
+                kind = "quote"
+            elif content_start > position and lines and lines[-1][0] in ("item", "more"):
+                kind = "more"
+            else:
+                kind = "prose"
+            lines.append((kind, content_start, content_end))
+        if newline < 0:
+            break
+        position = newline + 1
+    blocks: list[tuple[str, list[tuple[int, int]]]] = []
+    for kind, line_start, line_end in lines:
+        block = {"item": "list", "more": "list"}.get(kind, kind)
+        if kind == "more" and blocks and blocks[-1][0] == "list":
+            units = blocks[-1][1]
+            units[-1] = (units[-1][0], line_end)
+        elif blocks and blocks[-1][0] == block:
+            blocks[-1][1].append((line_start, line_end))
+        else:
+            blocks.append((block, [(line_start, line_end)]))
+    # A lone bullet-like line is prose (a dash opening a wrapped line, say).
+    blocks = [("prose", units) if kind == "list" and len(units) < 2 else (kind, units)
+              for kind, units in blocks]
+    for index in range(1, len(blocks)):
+        kind, units = blocks[index]
+        previous = blocks[index - 1][1]
+        if kind != "prose" and blocks[index - 1][0] == "prose" and previous \
+                and text[previous[-1][1] - 1] in ":：":
+            units.insert(0, previous.pop())
+    merged: list[tuple[str, list[tuple[int, int]]]] = []
+    for kind, units in blocks:
+        if not units:
+            continue
+        if merged and kind == "prose" and merged[-1][0] == "prose":
+            merged[-1][1].extend(units)
+        else:
+            merged.append((kind, units))
+    return merged
+
+
+class _Section:
+    """One section (text between forced breaks) ready for the dynamic programme.
+
+    ``whole`` is the room a post has for text that ends at a sentence, line or
+    paragraph end (the limit less the numbering); ``lead`` is what the first post
+    carries on top (the thread marker), counted only for the text that opens the
+    thread (``opens_thread``); ``budget`` is the room left once every decoration
+    is counted, the size of the pieces an over-long word is cut into.
+    """
+
+    def __init__(self, text: str, layout: Layout, packing: str, budget: int,
+                 whole: int | None = None, lead: int = 0, opens_thread: bool = False):
         self.text = text
         self.hard: list[str] = []
         measure = layout.measure
         self.measure, self.budget = measure, budget
+        self.whole = budget if whole is None else whole
+        self.lead = lead
+        self.continuation_max = (measure(" " + layout.settings.continuation)
+                                 if layout.settings.continuation else 0)
         first = len(text) - len(text.lstrip())
         last = len(text.rstrip())
-        if compact:
+        self.thread_start = first if opens_thread else -1
+        if packing == COMPACT:
             inner = self._fine_cuts(first, last)
-        else:
-            inner = []
+        elif packing == PARAGRAPHS:
             strong = _strong_cuts(text)
-            for a, b in zip([None, *strong], [*strong, None], strict=True):
-                span_start = a.start if a else first
-                span_end = b.end if b else last
-                inner.extend(self._fine_cuts(span_start, span_end, check=True))
-                if b is not None:
-                    inner.append(b)
+            self._strong_ends = [cut.end for cut in strong]
+            self._strong = strong
+            inner = self._paragraph_cuts(first, last)
+        else:
+            inner = self._sentence_cuts(first, last, _strong_cuts(text))
         # The section's start and end act as cuts too.
         self.cuts = [_Cut(first, first, Break.PARAGRAPH), *inner,
                      _Cut(last, last, Break.PARAGRAPH)]
+        if packing == PARAGRAPHS:
+            self.cuts = self._keep_lead_ins(self.cuts)
         self.prefix_seg = [0]
         self.prefix_gap = [0, 0]
         for t in range(len(self.cuts) - 1):
@@ -373,17 +469,103 @@ class _Section:
         self.prefix_gap.append(self.prefix_gap[-1])
         self.continuation = self._continuation_costs(layout)
 
-    def _fine_cuts(self, start: int, end: int, check: bool = False) -> list[_Cut]:
-        """Every clause and word gap inside text[start:end] (in natural packing only
-        where that text cannot fit one post, ``check``); a token longer than a post
-        is cut between characters. The penalties make the programme prefer clause
-        marks to word gaps, but a word gap may save a post."""
+    def fits(self, start: int, end: int, *, mid_sentence: bool = False) -> bool:
+        """Whether text[start:end] fits in one post with the decorations it would
+        carry: the numbering, the thread marker if it opens the thread, and the
+        continuation marker if it ends mid-sentence."""
+        room = self.whole - (self.lead if start == self.thread_start else 0)
+        if mid_sentence:
+            room -= self.continuation_max
+        span = self.text[start:end]
+        if _upper_bound(span) <= room:
+            return True
+        before = self.text[start - 1] if start else ""
+        return in_context(self.measure, before, span) <= room
+
+    def _sentence_cuts(self, start: int, end: int, strong: list[_Cut]) -> list[_Cut]:
+        """The sentence, line and paragraph ends inside text[start:end] (from
+        ``strong``, in order), and inside each sentence too long for one post its
+        clause marks and word gaps."""
+        cuts: list[_Cut] = []
+        inside = [cut for cut in strong if cut.end > start and cut.start < end]
+        for a, b in zip([None, *inside], [*inside, None], strict=True):
+            span_start = a.start if a else start
+            span_end = b.end if b else end
+            if not self.fits(span_start, span_end):
+                cuts.extend(self._fine_cuts(span_start, span_end))
+            if b is not None:
+                cuts.append(b)
+        return cuts
+
+    def _strong_between(self, start: int, end: int) -> list[_Cut]:
+        low = bisect.bisect_right(self._strong_ends, start)
+        high = bisect.bisect_left(self._strong_ends, end)
+        return self._strong[low:high]
+
+    def _paragraph_cuts(self, first: int, last: int) -> list[_Cut]:
+        """Whole paragraphs: a paragraph that fits in one post is never broken; one
+        that does not is broken between its blocks (prose, a list, a quote), a block
+        that fits stays whole, and a list or quote too long is broken between its
+        items; the prose and items are broken at sentence ends (then clause marks,
+        then word gaps, as in ``sentences`` packing)."""
+        text = self.text
+        cuts: list[_Cut] = []
+        paragraphs = []
+        position = first
+        for match in _PARAGRAPH_GAP.finditer(text, first, last):
+            paragraphs.append((position, match.start()))
+            position = match.end()
+        paragraphs.append((position, last))
+        for index, (start, end) in enumerate(paragraphs):
+            if index:
+                cuts.append(_Cut(paragraphs[index - 1][1], start, Break.PARAGRAPH))
+            if not self.fits(start, end):
+                cuts.extend(self._block_cuts(start, end))
+        return cuts
+
+    def _block_cuts(self, start: int, end: int) -> list[_Cut]:
+        text = self.text
+        blocks = _blocks(text, start, end)
+        cuts: list[_Cut] = []
+        for index, (kind, units) in enumerate(blocks):
+            block_start, block_end = units[0][0], units[-1][1]
+            if index:
+                cuts.append(_Cut(blocks[index - 1][1][-1][1], block_start, Break.LINE))
+            if kind == "prose":
+                cuts.extend(self._sentence_cuts(block_start, block_end,
+                                                self._strong_between(block_start, block_end)))
+            elif not self.fits(block_start, block_end):
+                for number, (unit_start, unit_end) in enumerate(units):
+                    if number:
+                        cuts.append(_Cut(units[number - 1][1], unit_start, Break.LINE))
+                    cuts.extend(self._sentence_cuts(
+                        unit_start, unit_end, self._strong_between(unit_start, unit_end)))
+        return cuts
+
+    def _keep_lead_ins(self, cuts: list[_Cut]) -> list[_Cut]:
+        """Drop the place to break after a line ending with ':' (a lead-in) when the
+        lead-in and what follows it, up to the next place to break, fit in one post."""
+        text = self.text
+        kept = [cuts[0]]
+        last = len(cuts) - 1
+        for index in range(1, last):
+            cut = cuts[index]
+            if (text[cut.end - 1] in ":：" and "\n" in text[cut.end:cut.start]):
+                following = cuts[index + 1]
+                mid = following.cls in MID_SENTENCE and index + 1 != last
+                if self.fits(kept[-1].start, following.end, mid_sentence=mid):
+                    continue
+            kept.append(cut)
+        kept.append(cuts[-1])
+        return kept
+
+    def _fine_cuts(self, start: int, end: int) -> list[_Cut]:
+        """Every clause and word gap inside text[start:end]; a token longer than a
+        post is cut between characters. The penalties make the programme prefer
+        clause marks to word gaps, but a word gap may save a post."""
         text, measure, budget = self.text, self.measure, self.budget
         span = text[start:end]
         before = text[start - 1] if start else ""
-        if check and (_upper_bound(span) <= budget
-                      or in_context(measure, before, span) <= budget):
-            return []
         atoms, classes = classify(span)
         atoms, classes, hard = _hard_cut(span, atoms, classes, measure, budget, before)
         self.hard.extend(hard)
@@ -514,7 +696,7 @@ def split_sections(
 ) -> SplitResult:
     """Split each section's text into posts, decorate them, and check every length."""
     layout = Layout(limit=limit, measure=measure, settings=settings)
-    compact = settings.packing == "compact"
+    packing = PACKING_ALIASES.get(settings.packing, settings.packing)
     if settings.break_mode == "paragraph":
         texts, origin = _paragraph_sections(texts)
     else:
@@ -522,7 +704,7 @@ def split_sections(
     total_guess = 1
     squeeze = 0
     for _attempt in range(8):
-        result = _split_once(texts, origin, layout, compact, total_guess, squeeze)
+        result = _split_once(texts, origin, layout, packing, total_guess, squeeze)
         total = len(result.pieces)
         if settings.numbering != "none" and len(str(total)) > len(str(total_guess)):
             total_guess = total  # numbering got wider: leave room for it and try again
@@ -554,7 +736,7 @@ def _paragraph_sections(texts: Sequence[str]) -> tuple[list[str], list[tuple[int
     return out, origin
 
 
-def _split_once(texts, origin, layout: Layout, compact: bool, total_guess: int,
+def _split_once(texts, origin, layout: Layout, packing: str, total_guess: int,
                 squeeze: int) -> SplitResult:
     settings, measure = layout.settings, layout.measure
     limit = layout.limit - squeeze
@@ -569,7 +751,8 @@ def _split_once(texts, origin, layout: Layout, compact: bool, total_guess: int,
         if not text.strip():
             pieces.append(Piece(section=index, start=0, end=0, ends_mid_sentence=False))
             continue
-        section = _Section(text, layout, compact, budget)
+        section = _Section(text, layout, packing, budget, whole=limit - fixed,
+                           lead=first_extra, opens_thread=not pieces)
         ends = section.best_breaks(limit, fixed, first_extra if not pieces else 0)
         if ends is None:
             ends = section.best_breaks(limit - first_extra, fixed, 0)
