@@ -662,9 +662,10 @@ def in_context(measure: Callable[[str], int], before: str, piece: str) -> int:
 
 
 def _hard_cut(text, atoms, classes, measure, budget, before=""):
-    """Make every grapheme boundary of a token too long for any post a (hard) place
-    to break, so that the programme chooses where to cut it as it chooses any break.
-    ``before`` is the character before ``text`` in the draft."""
+    """Make grapheme boundaries of a token too long for any post (hard) places to
+    break, so that the programme chooses where to cut it as it chooses any break.
+    ``before`` is the character before ``text`` in the draft. Returns the new atoms
+    and classes, and the start of each token cut (for the warning)."""
     if all(_upper_bound(text[a:b]) <= budget for a, b in atoms):
         return atoms, classes, []
     new_atoms: list[tuple[int, int]] = []
@@ -674,20 +675,90 @@ def _hard_cut(text, atoms, classes, measure, budget, before=""):
         word = text[a:b]
         if _upper_bound(word) > budget and in_context(
                 measure, text[a - 1] if a else before, word) > budget:
-            hard.append(word)
+            hard.append(word[:41])
             start = a
-            for match in regex.finditer(r"\X", word):
-                end = a + match.end()
-                if end < b:
-                    new_atoms.append((start, end))
-                    new_classes.append(Break.HARD)
-                    start = end
+            for end in _hard_ends(word, measure, budget):
+                new_atoms.append((start, a + end))
+                new_classes.append(Break.HARD)
+                start = a + end
             new_atoms.append((start, b))
         else:
             new_atoms.append((a, b))
         if index < len(classes):
             new_classes.append(classes[index])
     return new_atoms, new_classes, hard
+
+
+_GRAPHEME = regex.compile(r"\X")
+
+
+def _hard_ends(word: str, measure: Callable[[str], int], budget: int) -> list[int]:
+    """Offsets inside ``word`` (a token longer than a post) where a post may end.
+
+    Every grapheme boundary among the first and the last ``budget`` graphemes, where
+    a piece of the word may share a post with the text around it; in between only
+    the ends of the longest pieces that fit in ``budget``, so that a word of any
+    length costs time linear in its length and memory in proportion to its posts
+    (a 2 MB word once took 79 s and 853 MB). A grapheme heavier than a whole post
+    (a letter under hundreds of combining marks) is cut between code points.
+    """
+    length = len(word)
+    window = max(budget, 1)
+    simple = word.isascii()  # every character is a grapheme (no "\r\n" in a token)
+
+    def graphemes_after(position: int, count: int) -> list[int]:
+        if simple:
+            return list(range(position + 1, min(position + count, length) + 1))
+        ends = []
+        for match in _GRAPHEME.finditer(word, position):
+            ends.append(match.end())
+            if len(ends) >= count:
+                break
+        return ends
+
+    def fits(start: int, end: int) -> bool:
+        piece = word[start:end]
+        return _upper_bound(piece) <= budget or measure(piece) <= budget
+
+    def longest_piece(start: int, ends: list[int]) -> int:
+        if fits(start, ends[-1]):
+            return ends[-1]
+        low, high = -1, len(ends) - 1  # ends[low] fits (or low == -1), ends[high] does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(start, ends[middle]):
+                low = middle
+            else:
+                high = middle
+        if low >= 0:
+            return ends[low]
+        low, high = start + 1, ends[0]  # one grapheme too heavy: cut between code points
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(start, middle):
+                low = middle
+            else:
+                high = middle
+        return low
+
+    cuts: list[int] = []
+    position = 0
+    region = graphemes_after(0, window)  # the head: every boundary
+    while position < length:
+        if region is None:
+            if length - position > 3 * window:  # the middle: the longest pieces only
+                position = longest_piece(position, graphemes_after(position, window))
+                cuts.append(position)
+                continue
+            region = graphemes_after(position, length)  # the tail: every boundary
+        for end in region:
+            while not fits(position, end):  # a grapheme heavier than a post
+                position = longest_piece(position, [end])
+                cuts.append(position)
+            cuts.append(end)
+            position = end
+        region = None
+    return [cut for cut in cuts if cut < length]
 
 
 def split_sections(
