@@ -133,6 +133,10 @@ def _cjk_atoms(text: str, start: int, end: int, urls: list[tuple[int, int]]):
     units: list[tuple[int, int, bool]] = []  # (start, end, is_cjk)
     position = start
     url_iter = [u for u in urls if u[0] < end and u[1] > start]
+    if not url_iter:  # the common case, without a Python step per character
+        for match in _TOKEN.finditer(text, start, end):
+            units.append((match.start(), match.end(), bool(_CJK.match(match.group()))))
+        position = end
     while position < end:
         url = next((u for u in url_iter if u[0] <= position < u[1]), None)
         if url is not None:
@@ -238,8 +242,8 @@ def classify(text: str) -> tuple[list[tuple[int, int]], list[Break]]:
         gap = text[end:next_start]
         word = text[start:end]
         last = word[-1]
-        if gap == " " and last.isalnum() and text[next_start].isalnum():
-            classes.append(Break.WORD)  # the common case, decided fast
+        if (gap == " " or not gap) and last.isalnum() and text[next_start].isalnum():
+            classes.append(Break.WORD)  # the common cases (and CJK), decided fast
             continue
         following = text[next_start:next_end]
         line_length = end - (text.rfind("\n", 0, end) + 1) if "\n" in gap else 0
@@ -569,8 +573,10 @@ class _Section:
         atoms, classes = classify(span)
         atoms, classes, hard = _hard_cut(span, atoms, classes, measure, budget, before)
         self.hard.extend(hard)
-        return [_Cut(start + atoms[i][1], start + atoms[i + 1][0], classes[i])
-                for i in range(len(atoms) - 1) if classes[i] is not Break.NONE]
+        chosen = [i for i in range(len(atoms) - 1) if classes[i] is not Break.NONE]
+        if len(span) > _THIN_AFTER * budget:
+            chosen = _thin(chosen, atoms, len(span), budget)
+        return [_Cut(start + atoms[i][1], start + atoms[i + 1][0], classes[i]) for i in chosen]
 
     def _continuation_costs(self, layout: Layout) -> list[int]:
         marker = layout.settings.continuation
@@ -650,6 +656,31 @@ class _Section:
             ))
             previous = b
         return result
+
+
+# A run of text with no sentence end longer than this many posts (a megabyte of Chinese
+# without punctuation, say) is not prose: in its middle, places to break are thinned out
+# so that the dynamic programme costs time linear in its length.
+_THIN_AFTER = 64
+
+
+def _thin(chosen: list[int], atoms: list[tuple[int, int]], length: int,
+          budget: int) -> list[int]:
+    """Keep every place to break (the atom indices ``chosen``) within two posts of
+    either end of the text; in between, only about one every eighth of a post. A
+    kept place is never more than that from the one before, except across a single
+    atom, so every stretch between two kept places still fits in a post."""
+    spacing = max(budget // 8, 1)
+    edge = 2 * budget
+    kept: list[int] = []
+    last = 0
+    for number, index in enumerate(chosen):
+        position = atoms[index][1]
+        following = atoms[chosen[number + 1]][1] if number + 1 < len(chosen) else length
+        if position < edge or position > length - edge or following - last > spacing:
+            kept.append(index)
+            last = position
+    return kept
 
 
 def in_context(measure: Callable[[str], int], before: str, piece: str) -> int:
