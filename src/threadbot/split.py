@@ -436,6 +436,7 @@ class _Section:
                  whole: int | None = None, lead: int = 0, opens_thread: bool = False):
         self.text = text
         self.hard: list[str] = []
+        self._weights: dict[tuple[int, int], int] = {}
         measure = layout.measure
         self.measure, self.budget = measure, budget
         self.whole = budget if whole is None else whole
@@ -462,10 +463,8 @@ class _Section:
         self.prefix_seg = [0]
         self.prefix_gap = [0, 0]
         for t in range(len(self.cuts) - 1):
-            start = self.cuts[t].start
-            before = text[start - 1] if start else ""
-            self.prefix_seg.append(self.prefix_seg[-1] + in_context(
-                measure, before, text[start:self.cuts[t + 1].end]))
+            self.prefix_seg.append(self.prefix_seg[-1]
+                                   + self._weight(self.cuts[t].start, self.cuts[t + 1].end))
             if t:
                 gap = text[self.cuts[t].end:self.cuts[t].start]
                 self.prefix_gap.append(self.prefix_gap[-1]
@@ -480,11 +479,20 @@ class _Section:
         room = self.whole - (self.lead if start == self.thread_start else 0)
         if mid_sentence:
             room -= self.continuation_max
-        span = self.text[start:end]
-        if _upper_bound(span) <= room:
+        if _upper_bound(self.text[start:end]) <= room:
             return True
-        before = self.text[start - 1] if start else ""
-        return in_context(self.measure, before, span) <= room
+        return self._weight(start, end) <= room
+
+    def _weight(self, start: int, end: int) -> int:
+        """What text[start:end] adds to a post, measured once (a paragraph that
+        fits is both checked and, whole, a segment of the programme)."""
+        key = (start, end)
+        weight = self._weights.get(key)
+        if weight is None:
+            before = self.text[start - 1] if start else ""
+            weight = self._weights[key] = in_context(self.measure, before,
+                                                     self.text[start:end])
+        return weight
 
     def _sentence_cuts(self, start: int, end: int, strong: list[_Cut]) -> list[_Cut]:
         """The sentence, line and paragraph ends inside text[start:end] (from
