@@ -224,7 +224,8 @@ def gap_after(text: str, word: str) -> Break:
     ("books, papers, etc. and more", "etc.", False),
     ("the U.S. economy shrank", "U.S.", False),
     ("“Really?” she asked", "“Really?”", False),
-    ("I wondered… maybe not", "wondered…", False),
+    ("you name it… if they heal", "it…", True),
+    ("and so on... then more", "on...", True),
 ])
 def test_sentence_ends_whatever_case_follows(text, word, ends):
     assert (gap_after(text, word) >= Break.SENTENCE) is ends

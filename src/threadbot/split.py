@@ -173,13 +173,11 @@ def _starts_lower(word: str) -> bool:
 def _ends_sentence(word: str, following: str | None) -> bool:
     """Whether ``word`` ends a sentence when ``following`` comes next (None: nothing).
 
-    ``.``, ``!``, ``?`` and an ellipsis closed by a full stop (``….``, ``....``) end a
-    sentence whatever case follows, since informal writing often starts one in
-    lower case ("…grow. you both are lucky…"), unless the ``.`` closes an
-    abbreviation or initials ("Dr.", "e.g.", "U.S."). Two exceptions keep a sentence
-    whole: a bare ellipsis before lower case trails off ("I wondered… maybe"), and a
-    quoted question or exclamation before lower case runs on into its tag
-    ("“Really?” she asked").
+    ``.``, ``!``, ``?``, an ellipsis (``…``, ``...``) and one closed by a full stop
+    (``….``) end a sentence whatever case follows, since informal writing often
+    starts one in lower case ("…grow. you both are lucky…", "…shape…. hence…"),
+    unless the ``.`` closes an abbreviation or initials ("Dr.", "e.g.", "U.S."), or
+    the mark closes a quotation and lower case follows ("“Really?” she asked").
     """
     core = _core(word)
     if not core:
@@ -188,16 +186,11 @@ def _ends_sentence(word: str, following: str | None) -> bool:
     if last in CJK_TERMINALS:
         return True
     lower_next = following is not None and _starts_lower(following)
-    if core.endswith("….") or core.endswith("...."):
-        return True
-    if core.endswith("…") or core.endswith("..."):
-        # "…" before a capital closes a sentence; before anything else it trails off.
-        return following is None or following.lstrip(OPENERS)[:1].isupper()
-    if last not in ".?!‽":
+    if last not in ".?!‽…":
         return False
     if lower_next and len(core) < len(word):
         return False  # “Really?” she asked.
-    if last != ".":
+    if last != "." or core.endswith(("…", "....", "...")):
         return True
     stem = core[:-1].lstrip(OPENERS)
     if not stem:
