@@ -753,9 +753,28 @@ def _hard_ends(word: str, measure: Callable[[str], int], budget: int) -> list[in
         return _upper_bound(piece) <= budget or measure(piece) <= budget
 
     def longest_piece(start: int, ends: list[int]) -> int:
-        if fits(start, ends[-1]):
+        whole = measure(word[start:ends[-1]])
+        if whole <= budget:
             return ends[-1]
         low, high = -1, len(ends) - 1  # ends[low] fits (or low == -1), ends[high] does not
+        # Start from the share of the graphemes that the weight suggests, and gallop
+        # from there: most pieces are found in a few measures, not a dozen.
+        guess = min(high - 1, len(ends) * budget // whole - 1)
+        step = 1
+        if guess >= 0 and fits(start, ends[guess]):
+            low = guess
+            while low + step < high:
+                if not fits(start, ends[low + step]):
+                    high = low + step
+                    break
+                low, step = low + step, step * 2
+        elif guess >= 0:
+            high = guess
+            while high - step > low:
+                if fits(start, ends[high - step]):
+                    low = high - step
+                    break
+                high, step = high - step, step * 2
         while high - low > 1:
             middle = (low + high) // 2
             if fits(start, ends[middle]):
