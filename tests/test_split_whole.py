@@ -277,6 +277,17 @@ def test_compact_and_break_paragraph_still_work():
     assert [p.text for p in per_paragraph.posts] == ["One.", "Two."]
 
 
+@pytest.mark.parametrize("packing", ["paragraphs", "sentences", "compact"])
+@pytest.mark.parametrize("platform", ["x", "mastodon"])
+def test_short_links_weigh_more_than_their_characters(packing, platform):
+    # Twelve 4-character links count 23 each on X: 287, not the 59 characters.
+    text = " ".join(["a.io"] * 12 + ["and", "more", "x.co"] * 3)
+    thread = compose_text(text, packing=packing, platform=platform)
+    assert all(p.length <= thread.limit for p in thread.posts)
+    assert " ".join(p.text.removesuffix("…").strip() for p in thread.posts).split() \
+        == text.split()
+
+
 # --- over-long tokens (#11) -----------------------------------------------------------------
 
 

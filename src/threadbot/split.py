@@ -265,8 +265,14 @@ class Layout:
 
 
 def _upper_bound(text: str) -> int:
-    # No platform weighs a character more than 2, or a URL more than 23.
-    return max(2 * len(text), 23)
+    """At least what ``text`` weighs on any platform, without measuring it.
+
+    No platform weighs a character more than 2, or a URL more than 23; but a URL
+    may weigh more than its characters ("a.io" counts 23 on X), and every URL holds
+    a dot, so each dot may add up to 23 (twelve such links in one sentence once
+    passed for a sentence that fits)."""
+    dots = text.count(".") + text.count("。") + text.count("．") + text.count("｡")
+    return max(2 * len(text), 23) + 23 * dots
 
 
 def _numbering(style: str, index: int, total: int) -> str:
