@@ -309,6 +309,17 @@ def test_an_overlong_token_is_cut_into_posts_that_fit_and_lose_nothing(token, cu
     assert thread.posts[-1].text.endswith(" after it.")
 
 
+@pytest.mark.parametrize("unit", ["a\n", "A. ", "漢。", "a\n\n"],
+                         ids=["one-letter lines", "one-letter sentences", "cjk sentences",
+                              "one-letter paragraphs"])
+def test_200_kb_of_places_to_break_is_split_whole(unit):
+    text = unit * (200_000 // len(unit))
+    thread = compose_text(text, continuation="")
+    assert all(p.length <= thread.limit for p in thread.posts)
+    # Nothing lost, added or moved: only whitespace differs.
+    assert "".join("".join(p.text.split()) for p in thread.posts) == "".join(text.split())
+
+
 # --- random text ----------------------------------------------------------------------------
 
 WORDS = st.sampled_from(

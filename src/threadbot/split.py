@@ -467,6 +467,9 @@ class _Section:
                      _Cut(last, last, Break.PARAGRAPH)]
         if packing == PARAGRAPHS:
             self.cuts = self._keep_lead_ins(self.cuts)
+        length = last - first
+        if length > _THIN_AFTER * budget and len(self.cuts) > _DENSE * length // max(budget, 1):
+            self.cuts = _thin_dense(self.cuts, text, budget)
         self.prefix_seg = [0]
         self.prefix_gap = [0, 0]
         for t in range(len(self.cuts) - 1):
@@ -695,6 +698,28 @@ def _thin(chosen: list[int], atoms: list[tuple[int, int]], length: int,
         if position < edge or position > length - edge or following - last > spacing:
             kept.append(index)
             last = position
+    return kept
+
+
+# More places to break than this per post's worth of characters (200 KB of one-letter
+# lines, say) is not writing: such a long section is thinned (below) before the
+# programme, whose work grows with the places within reach of each one.
+_DENSE = 64
+
+
+def _thin_dense(cuts: list[_Cut], text: str, budget: int) -> list[_Cut]:
+    """Keep every place to break within two posts of either end of the section; in
+    between, drop a place when the stretch from the last one kept to the next one
+    would still weigh at most half a post. Every stretch between two kept places
+    then fits in a post, as every stretch between two places did before."""
+    kept = [cuts[0]]
+    head_end, tail_start = cuts[0].start + 2 * budget, cuts[-1].end - 2 * budget
+    for index in range(1, len(cuts) - 1):
+        cut = cuts[index]
+        if (cut.end < head_end or cut.start > tail_start
+                or _upper_bound(text[kept[-1].start:cuts[index + 1].end]) > budget // 2):
+            kept.append(cut)
+    kept.append(cuts[-1])
     return kept
 
 
