@@ -384,6 +384,18 @@ def test_whole_paragraphs_on_random_text(text, platform, numbered, by_paragraph)
         room = limit - numbering - (measure(" 🧵", platform) if number == 0 else 0)
         if measure(original[start:end], platform) <= room:
             assert_whole(original, post_spans, start, end)
+    # No break inside a sentence that fits in a post with its decorations.
+    breaks = [end for _, end in post_spans[:-1]]
+    for first, last in paragraphs(original):
+        atoms, classes = classify(original[first:last])
+        starts = [atoms[0][0]] + [atoms[i + 1][0] for i, c in enumerate(classes)
+                                  if c >= Break.SENTENCE]
+        ends = [atoms[i][1] for i, c in enumerate(classes) if c >= Break.SENTENCE]
+        for start, end in zip(starts, [*ends, atoms[-1][1]], strict=True):
+            start, end = first + start, first + end
+            room = limit - numbering - (measure(" 🧵", platform) if start == 0 else 0)
+            if any(start < b < end for b in breaks):
+                assert measure(original[start:end], platform) > room, original[start:end]
     # No break inside a word or an entity, unless a token longer than a post was cut.
     hard = any("cut mid-word" in w for w in thread.warnings)
     entities = threadbot.find_urls(original, platform) + [
