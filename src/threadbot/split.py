@@ -489,6 +489,8 @@ class _Section:
         room = self.whole - (self.lead if start == self.thread_start else 0)
         if mid_sentence:
             room -= self.continuation_max
+        if end - start > _MEASURE_CAP:
+            return False
         if _upper_bound(self.text[start:end]) <= room:
             return True
         return self._weight(start, end) <= room
@@ -584,7 +586,23 @@ class _Section:
     def _fine_cuts(self, start: int, end: int) -> list[_Cut]:
         """Every clause and word gap inside text[start:end]; a token longer than a
         post is cut between characters. The penalties make the programme prefer
-        clause marks to word gaps, but a word gap may save a post."""
+        clause marks to word gaps, but a word gap may save a post.
+
+        Text longer than ``_CHUNK`` (no sentence end in 32,000 characters: not
+        prose) is taken a chunk at a time, cut between two words or two CJK
+        letters, so that memory stays bounded whatever its length."""
+        cuts: list[_Cut] = []
+        position = start
+        while position < end:
+            stop, resume = (end, end) if end - position <= _CHUNK else \
+                _chunk_end(self.text, position + _CHUNK, end)
+            cuts.extend(self._chunk_cuts(position, stop, start, end))
+            if stop < end:
+                cuts.append(_Cut(stop, resume, Break.WORD))
+            position = resume
+        return cuts
+
+    def _chunk_cuts(self, start: int, end: int, span_start: int, span_end: int):
         text, measure, budget = self.text, self.measure, self.budget
         span = text[start:end]
         before = text[start - 1] if start else ""
@@ -592,8 +610,9 @@ class _Section:
         atoms, classes, hard = _hard_cut(span, atoms, classes, measure, budget, before)
         self.hard.extend(hard)
         chosen = [i for i in range(len(atoms) - 1) if classes[i] is not Break.NONE]
-        if len(span) > _THIN_AFTER * budget:
-            chosen = _thin(chosen, atoms, len(span), budget)
+        if span_end - span_start > _THIN_AFTER * budget:
+            chosen = _thin(chosen, atoms, budget, offset=start - span_start,
+                           length=span_end - span_start)
         return [_Cut(start + atoms[i][1], start + atoms[i + 1][0], classes[i]) for i in chosen]
 
     def _continuation_costs(self, layout: Layout) -> list[int]:
@@ -682,23 +701,53 @@ class _Section:
 _THIN_AFTER = 64
 
 
-def _thin(chosen: list[int], atoms: list[tuple[int, int]], length: int,
-          budget: int) -> list[int]:
+def _thin(chosen: list[int], atoms: list[tuple[int, int]], budget: int, *, offset: int,
+          length: int) -> list[int]:
     """Keep every place to break (the atom indices ``chosen``) within two posts of
-    either end of the text; in between, only about one every eighth of a post. A
-    kept place is never more than that from the one before, except across a single
-    atom, so every stretch between two kept places still fits in a post."""
+    either end of the text (``length`` long; the atoms start ``offset`` into it); in
+    between, only about one every eighth of a post. A kept place is never more than
+    that from the one before, except across a single atom, so every stretch between
+    two kept places still fits in a post."""
     spacing = max(budget // 8, 1)
     edge = 2 * budget
     kept: list[int] = []
-    last = 0
+    last = offset
     for number, index in enumerate(chosen):
-        position = atoms[index][1]
-        following = atoms[chosen[number + 1]][1] if number + 1 < len(chosen) else length
+        position = offset + atoms[index][1]
+        following = offset + atoms[chosen[number + 1]][1] if number + 1 < len(chosen) \
+            else offset + atoms[-1][1]
         if position < edge or position > length - edge or following - last > spacing:
             kept.append(index)
             last = position
     return kept
+
+
+# Text longer than this never fits in a post, on any platform: X counts a link of at
+# most 4,096 characters as 23, Bluesky counts every grapheme. (Mastodon would count a
+# longer link as 23 too; such a link is cut like any token longer than a post.) It is
+# not measured, which would cost memory in proportion to its length.
+_MEASURE_CAP = 8_192
+# Text without a sentence end is split into places to break this many characters at a
+# time, so that a megabyte of it never holds a million atoms at once.
+_CHUNK = 32_768
+# Between two words, or between two Chinese or Japanese letters.
+_CHUNK_BREAK = regex.compile(
+    r"(?<=\w)\s+(?=\w)|(?<=[\p{Han}\p{Hiragana}\p{Katakana}])(?=[\p{Han}\p{Hiragana}\p{Katakana}])")
+
+
+def _chunk_end(text: str, target: int, end: int) -> tuple[int, int]:
+    """A place at or after ``target`` to end a chunk of text[:end]: (where the text
+    before it ends, where the text after it starts), or (end, end) if there is none.
+    Never inside a word, a link (none within 64 characters) or a line-breaking rule."""
+    for match in _CHUNK_BREAK.finditer(text, target, end):
+        stop, resume = match.span()
+        if text[stop - 1] in _NO_LINE_END or text[resume] in _NO_LINE_START:
+            continue
+        around = text[max(stop - 64, 0):resume + 64]
+        if "." in around or "/" in around or "@" in around or "#" in around:
+            continue
+        return stop, resume
+    return end, end
 
 
 # More places to break than this per post's worth of characters (200 KB of one-letter
@@ -744,8 +793,8 @@ def _hard_cut(text, atoms, classes, measure, budget, before=""):
     hard: list[str] = []
     for index, (a, b) in enumerate(atoms):
         word = text[a:b]
-        if _upper_bound(word) > budget and in_context(
-                measure, text[a - 1] if a else before, word) > budget:
+        if _upper_bound(word) > budget and (len(word) > _MEASURE_CAP or in_context(
+                measure, text[a - 1] if a else before, word) > budget):
             hard.append(word[:41])
             start = a
             for end in _hard_ends(word, measure, budget):
