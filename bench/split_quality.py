@@ -171,7 +171,8 @@ def speed(texts: list[Path], platform: str, packing: str | None, runs: int) -> N
 
 def long_tokens(platform: str) -> None:
     print("\nOver-long tokens (time and peak memory, growing linearly):")
-    for label, unit in (("word of 'a'", "a"), ("run of 'éß😀ж'", "éß😀ж")):
+    for label, unit in (("word of 'a'", "a"), ("run of 'éß😀ж'", "éß😀ж"),
+                        ("Japanese, no 。", "漢字かな")):
         for size in (200_000, 2_000_000):
             token = unit * (size // len(unit))
             start = time.perf_counter()

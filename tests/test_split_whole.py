@@ -309,9 +309,10 @@ def test_an_overlong_token_is_cut_into_posts_that_fit_and_lose_nothing(token, cu
     assert thread.posts[-1].text.endswith(" after it.")
 
 
-@pytest.mark.parametrize("unit", ["a\n", "A. ", "漢。", "a\n\n"],
+@pytest.mark.parametrize("unit", ["a\n", "A. ", "漢。", "a\n\n", "word ", "漢字かな"],
                          ids=["one-letter lines", "one-letter sentences", "cjk sentences",
-                              "one-letter paragraphs"])
+                              "one-letter paragraphs", "one sentence of words",
+                              "japanese without punctuation"])
 def test_200_kb_of_places_to_break_is_split_whole(unit):
     text = unit * (200_000 // len(unit))
     thread = compose_text(text, continuation="")
