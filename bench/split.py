@@ -3,7 +3,8 @@
     .venv/bin/python bench/split.py [--quick] [extra drafts...]
 
 Speed: the time to split 10 KB, 100 KB and 1 MB of prose (the bundled drafts
-repeated), in natural and compact packing, next to ``textwrap.wrap(width=280)``
+repeated), in paragraphs (the default), sentences and compact packing, next to
+``textwrap.wrap(width=280)``
 on the same text (a baseline that counts code points and knows nothing of
 sentences), as a ratio.
 
@@ -51,18 +52,19 @@ def prose(size: int) -> str:
 
 def speed(sizes: dict[str, int], runs: int) -> None:
     print(f"Speed (best of {runs} runs)")
-    print(f"{'text':>8} {'natural':>10} {'compact':>10} {'textwrap':>10} "
-          f"{'natural/textwrap':>17} {'peak MB':>8}")
+    print(f"{'text':>8} {'paragraphs':>10} {'sentences':>10} {'compact':>10} {'textwrap':>10} "
+          f"{'default/textwrap':>17} {'peak MB':>8}")
     for label, size in sizes.items():
         text = prose(size)[:size]
         natural = best_of(runs, lambda: threadbot.compose_text(text))  # noqa: B023
+        sentences = best_of(runs, lambda: threadbot.compose_text(text, packing="sentences"))  # noqa: B023
         compact = best_of(runs, lambda: threadbot.compose_text(text, packing="compact"))  # noqa: B023
         wrap = best_of(runs, lambda: textwrap.wrap(text, width=280))  # noqa: B023
         tracemalloc.start()
         threadbot.compose_text(text)
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
-        print(f"{label:>8} {natural:>9.3f}s {compact:>9.3f}s {wrap:>9.3f}s "
+        print(f"{label:>8} {natural:>9.3f}s {sentences:>9.3f}s {compact:>9.3f}s {wrap:>9.3f}s "
               f"{natural / wrap:>16.1f}x {peak:>8.1f}")
 
 
@@ -99,7 +101,7 @@ def greedy_sentence_posts(text: str, measure, limit: int) -> int:
 
 
 def quality(paths: list[Path]) -> None:
-    print("\nQuality (natural packing, X, no markers)")
+    print("\nQuality (the default packing, X, no markers)")
     print(f"{'draft':<24} {'posts':>5} {'greedy':>6} {'over':>4} {'lost':>4} "
           f"{'in-word':>7} {'natural breaks':>14} {'min/median':>10}")
     for path in paths:

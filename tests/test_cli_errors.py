@@ -88,7 +88,7 @@ def test_unknown_front_matter_key_suggests(capsys, tmp_path):
 def test_bad_front_matter_value(capsys, tmp_path):
     path = write(tmp_path / "d.md", "---\npacking: tight\n---\nHello.\n")
     check(run_cli(capsys, "preview", str(path)), ExitCode.DRAFT,
-          "d.md:2:", "'packing' cannot be 'tight'", "natural")
+          "d.md:2:", "'packing' cannot be 'tight'", "paragraphs")
 
 
 def test_unclosed_comment(capsys, tmp_path):

@@ -146,9 +146,9 @@ def test_hard_cut_of_an_overlong_token_warns():
     assert "".join(p.text.removesuffix("…") for p in thread.posts).count("a") >= 400
 
 
-def test_compact_uses_no_more_posts_than_natural():
+def test_compact_uses_no_more_posts_than_sentences():
     text = (DRAFTS / "on-slow-work.md").read_text(encoding="utf-8")
-    natural = compose_text(text)
+    natural = compose_text(text, packing="sentences")
     compact = compose_text(text, packing="compact")
     assert len(compact.posts) <= len(natural.posts)
     assert all(p.length <= 280 for p in compact.posts)
@@ -224,7 +224,7 @@ def drafts(draw):
 
 
 SPLIT_OPTIONS = st.fixed_dictionaries({
-    "packing": st.sampled_from(["natural", "compact"]),
+    "packing": st.sampled_from(["paragraphs", "sentences", "natural", "compact"]),
     "platform": st.sampled_from(["x", "x", "bluesky", "mastodon"]),
 })
 

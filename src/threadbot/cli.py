@@ -15,7 +15,7 @@ import sys
 import click
 
 from . import __version__
-from .config import load_config
+from .config import PACKING_ALIASES, PACKINGS, load_config
 from .counting import PLATFORMS
 from .errors import (
     ExitCode,
@@ -32,8 +32,10 @@ from .scaffold import init_folder
 def _split_options(*, platform: bool = True):
     """Options shared by every command that splits a draft."""
     options = [
-        click.option("--packing", type=click.Choice(["natural", "compact"]),
-                     help="natural: break at sentence ends; compact: fewest posts."),
+        click.option("--packing", type=click.Choice([*PACKINGS, *PACKING_ALIASES]),
+                     help="paragraphs: keep paragraphs whole (default); sentences: fewest "
+                          "posts, breaking at sentence ends (old name: natural); compact: "
+                          "fewest posts, word by word."),
         click.option("--break", "break_mode", type=click.Choice(["auto", "paragraph"]),
                      help="paragraph: every paragraph starts a new post."),
         click.option("--numbering", type=click.Choice(["none", "1/N", "1/", "(1/N)"]),

@@ -44,6 +44,9 @@ CONFIG_ENV = "THREADBOT_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config") / "threadbot.yaml"
 
 NUMBERING_STYLES = ("none", "1/N", "1/", "(1/N)")
+# The packings, the default first. An old name is accepted and read as its new one.
+PACKINGS = ("paragraphs", "sentences", "compact")
+PACKING_ALIASES = {"natural": "sentences"}
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,10 @@ class SplitSettings:
     """How a draft becomes posts. Every field can be set in the config's
     ``split:`` section, in a draft's front matter, or on the command line."""
 
-    # natural: break at paragraph and sentence ends, mid-sentence only when a
-    # sentence cannot fit; compact: as few posts as word-by-word packing.
-    packing: str = "natural"
+    # paragraphs: a paragraph, list or quote that fits in one post is never broken;
+    # sentences: fewest posts, breaking at sentence ends (called "natural" before);
+    # compact: as few posts as word-by-word packing. See PACKINGS.
+    packing: str = "paragraphs"
     # auto: pack paragraphs together; paragraph: every paragraph starts a post.
     break_mode: str = "auto"
     numbering: str = "none"
@@ -75,7 +79,7 @@ SPLIT_KEYS = {
 }
 
 _CHOICES = {
-    "packing": ("natural", "compact"),
+    "packing": PACKINGS,
     "break": ("auto", "paragraph"),
     "numbering": NUMBERING_STYLES,
     "numbering_position": ("before", "after"),
@@ -480,6 +484,8 @@ def parse_split_settings(
         else:
             if value is False and key == "numbering":
                 value = "none"
+            if key == "packing" and isinstance(value, str):
+                value = PACKING_ALIASES.get(value, value)
             choices = _CHOICES[key]
             if value not in choices:
                 raise error(
