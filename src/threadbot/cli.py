@@ -682,7 +682,7 @@ def new_command(ctx: click.Context, title: str, no_edit: bool) -> None:
     shown = _relative(str(path))
     click.echo(f"Created {shown}.")
     if not no_edit and _terminal():
-        click.edit(filename=str(path))
+        _open_editor(str(path), shown)
     click.echo(f"Next: write in it, then `threadbot preview {shown}`.")
 
 
@@ -711,10 +711,26 @@ def edit_command(ctx: click.Context, thread_id: int) -> None:
         click.echo(f"Thread {thread_id}'s draft is {shown} (no terminal here to open an "
                    "editor in: edit that file).")
         return
-    click.edit(filename=thread.draft_path)
+    if not _open_editor(thread.draft_path, shown):
+        return
     change = draft_change(config, posting.get_thread(config, thread_id))
     click.echo(f"Thread {thread_id}: {change}" if change else
                f"Thread {thread_id}: {shown} is as it was queued.")
+
+
+def _open_editor(path: str, shown: str) -> bool:
+    """Open ``path`` in $VISUAL or $EDITOR; False, with a note on stderr saying what to
+    do, when the editor cannot be started or gives up. The draft is there either way,
+    so that is no failure of the command."""
+    try:
+        click.edit(filename=path)
+    except click.ClickException as error:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "the default editor"
+        click.echo(f"Note: could not open {shown} in {editor} ({error.format_message()}). "
+                   "Set $VISUAL or $EDITOR to an editor you have (e.g. `export EDITOR=nano`), "
+                   f"or open {shown} yourself.", err=True)
+        return False
+    return True
 
 
 def _terminal() -> bool:
