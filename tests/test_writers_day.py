@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from helpers import run_cli
+from test_queue_edits import due_now, run_daemon_once
+from threadbot.errors import ExitCode
 
 HEAD = "---\ntitle: A day\nbreak: paragraph\n---\n"
 
@@ -48,3 +50,42 @@ def test_an_editor_that_cannot_start_is_no_bug_and_says_what_to_do(capsys, write
     assert edited.code == 0, edited.err
     assert "Unexpected error" not in edited.err
     assert "open drafts/d.md yourself" in edited.err
+
+
+def queue(capsys, path: str, *args: str) -> int:
+    result = run_cli(capsys, "queue", path, "--json", *args)
+    assert result.code == 0, result.err
+    return json.loads(result.out)["id"]
+
+
+def shown(capsys, thread_id: int) -> dict:
+    result = run_cli(capsys, "show", str(thread_id), "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_a_thread_failed_for_its_draft_names_forget_and_retry_waits_for_the_fix(
+        capsys, writer, fake_x):
+    path = write(writer, "gone.md", "One.", "Two.")
+    thread_id = queue(capsys, path, "--at", "+1h")
+    saved = (writer / path).read_text(encoding="utf-8")
+    (writer / path).unlink()
+    listing = run_cli(capsys, "list")
+    assert f"`threadbot cancel {thread_id}` takes it out of the queue" in listing.out
+    due_now(writer, thread_id)
+    assert run_daemon_once(writer).returncode == 0
+    failed = shown(capsys, thread_id)
+    assert failed["status"] == "failed"
+    # The note describes the failed thread: nothing about cancelling it, and the way
+    # to clear it from the list.
+    assert "threadbot cancel" not in failed["note"]
+    assert f"`threadbot forget {thread_id}` removes it from the list" in failed["note"]
+    # Retrying while the draft is still gone would only fail again: refused, said why.
+    retried = run_cli(capsys, "retry", str(thread_id))
+    assert retried.code == int(ExitCode.DRAFT), retried.err
+    assert "the draft is gone" in retried.err and "was not queued again" in retried.err
+    assert shown(capsys, thread_id)["status"] == "failed"
+    (writer / path).write_text(saved, encoding="utf-8")
+    assert run_cli(capsys, "retry", str(thread_id)).code == 0
+    assert shown(capsys, thread_id)["status"] == "queued"
+    assert fake_x.posts() == []

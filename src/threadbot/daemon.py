@@ -338,7 +338,8 @@ class Daemon:
             self._failed(store, thread_id, f"nothing was posted, as the draft fails its "
                          f"checks at its time: {error}",
                          hint=f"fix the draft, then `threadbot retry {thread_id}` posts it "
-                              f"now, or `threadbot reschedule {thread_id} --at WHEN`")
+                              f"now, or `threadbot reschedule {thread_id} --at WHEN`; "
+                              f"`threadbot forget {thread_id}` removes it from the list")
             return
         needed = len(thread.posts) - thread.posted_count
         remaining, reset_at = store.account_limit(thread.account)

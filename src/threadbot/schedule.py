@@ -255,9 +255,28 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
             kept = store.schedule(thread_id, thread.scheduled_at,
                                   allowed=(ThreadStatus.CANCELLED,))
             return kept, describe(thread.scheduled_at, tz=config.zone(), now=current)
+        _check_before_retry(config, thread)
         return store.schedule(thread_id, current, allowed=(
             ThreadStatus.FAILED, ThreadStatus.MISSED, ThreadStatus.PARTIAL,
             ThreadStatus.CANCELLED)), None
+
+
+def _check_before_retry(config: Config, thread: StoredThread) -> None:
+    """A thread of which nothing is up is posted from its draft as it is now: when that
+    draft fails its checks (gone, an image missing), retrying would only fail again at
+    once, so the draft's own error is raised, saying that nothing was queued."""
+    if (thread.status not in (ThreadStatus.FAILED, ThreadStatus.MISSED,
+                              ThreadStatus.CANCELLED)
+            or thread.draft_path.startswith("<") or _started(thread)
+            or not draft_changed(thread)):
+        return
+    try:
+        compose_queued(config, thread, fetch=False)
+    except ThreadbotError as error:
+        error.message = (f"{error.message} Thread {thread.id} was not queued again: fix the "
+                         f"draft, then `threadbot retry {thread.id}` (or `threadbot forget "
+                         f"{thread.id}` removes it from the list).")
+        raise
 
 
 def cancel(config: Config, thread_id: int) -> StoredThread:
@@ -322,12 +341,10 @@ def compose_queued(config: Config, thread: StoredThread, *, fetch: bool = True) 
     path = Path(thread.draft_path)
     if not path.exists():
         raise DraftError(f"the draft is gone: {thread.draft_path} was deleted or moved since "
-                         f"thread {thread.id} was queued. Put it back, or `threadbot cancel "
-                         f"{thread.id}`.")
+                         f"thread {thread.id} was queued. Put it back.")
     if not path.is_file():
         raise DraftError(f"{thread.draft_path} is no longer a regular file (a folder, pipe or "
-                         "device took its place), so it is not read. Put the draft back, or "
-                         f"`threadbot cancel {thread.id}`.")
+                         "device took its place), so it is not read. Put the draft back.")
     draft = read_draft(path)
     account = config.account(thread.account)
     overrides = thread.options.get("split") or {}
@@ -380,7 +397,7 @@ def draft_change(config: Config, thread: StoredThread) -> str | None:
     except ThreadbotError as error:
         return (f"the draft changed since it was queued and no longer passes its checks: "
                 f"{error} If it is not fixed by its time, the thread fails and nothing is "
-                "posted.")
+                f"posted (`threadbot cancel {thread.id}` takes it out of the queue).")
     moved = None
     if thread.scheduled_at is not None:
         try:
