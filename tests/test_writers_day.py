@@ -89,3 +89,37 @@ def test_a_thread_failed_for_its_draft_names_forget_and_retry_waits_for_the_fix(
     assert run_cli(capsys, "retry", str(thread_id)).code == 0
     assert shown(capsys, thread_id)["status"] == "queued"
     assert fake_x.posts() == []
+
+
+def test_the_readme_writers_day_from_inside_drafts(capsys, writer, fake_x, monkeypatch):
+    """The README's "A writer's day", run from drafts/: every command finds the writer's
+    folder above, and the daemon posts the queued draft as edited after queueing."""
+    drafts = writer / "drafts"
+    monkeypatch.chdir(drafts)
+    made = run_cli(capsys, "new", "A slow morning")
+    assert made.code == 0 and "Created a-slow-morning.md." in made.out, made.err
+    draft = drafts / "a-slow-morning.md"
+    with draft.open("a", encoding="utf-8") as text:
+        text.write("The kettle takes four minutes.\n")
+    preview = run_cli(capsys, "preview", "a-slow-morning.md")
+    assert preview.code == 0 and "The kettle takes four minutes." in preview.out
+    queued = run_cli(capsys, "queue", "a-slow-morning.md", "--at", "tomorrow 9am")
+    assert queued.code == 0, queued.err
+    assert "Queued thread 1 (1 post, account 'main') for" in queued.out
+    with draft.open("a", encoding="utf-8") as text:  # the writer edits the queued draft
+        text.write("\n" + "Slow mornings are not lazy mornings. " * 8 + "\n")
+    edit = run_cli(capsys, "edit", "1")
+    assert edit.code == 0 and "a-slow-morning.md" in edit.out
+    listing = run_cli(capsys, "list")
+    assert "the draft changed since it was queued (2 posts, was 1)" in listing.out
+    where = run_cli(capsys, "where")
+    assert f"Writer's folder: {writer}" in where.out
+    assert f"{writer / 'config' / 'threadbot.db'}" in where.out
+    due_now(writer, 1)
+    assert run_daemon_once(drafts).returncode == 0
+    posted = [p.text for p in fake_x.posts()]
+    assert len(posted) == 2 and posted[0].startswith("The kettle takes four minutes.")
+    assert "Slow mornings" in posted[1]
+    assert shown(capsys, 1)["status"] == "posted"
+    # Nothing stray in drafts/: no record, no config, no keys file.
+    assert sorted(p.name for p in drafts.iterdir()) == ["a-slow-morning.md"]
