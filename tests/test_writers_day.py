@@ -123,3 +123,19 @@ def test_the_readme_writers_day_from_inside_drafts(capsys, writer, fake_x, monke
     assert shown(capsys, 1)["status"] == "posted"
     # Nothing stray in drafts/: no record, no config, no keys file.
     assert sorted(p.name for p in drafts.iterdir()) == ["a-slow-morning.md"]
+
+
+def test_a_queue_refused_for_its_time_creates_no_record(capsys, writer):
+    path = write(writer, "d.md", "One.", "Two.")
+    record = writer / "config" / "threadbot.db"
+    no_time = run_cli(capsys, "queue", path)
+    assert no_time.code == int(ExitCode.NO_TIME) and "--at WHEN" in no_time.err
+    past = run_cli(capsys, "queue", path, "--at", "yesterday")
+    assert past.code == int(ExitCode.USAGE) and "in the past" in past.err
+    assert not record.exists()
+    where = run_cli(capsys, "where")
+    assert "not created yet" in where.out
+    # Queued once with a time, the same draft queued again keeps it, slots or none.
+    assert run_cli(capsys, "queue", path, "--at", "+2h").code == 0
+    again = run_cli(capsys, "queue", path)
+    assert again.code == 0 and "the time it had" in again.out, again.err

@@ -73,6 +73,13 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
         threads.append((target, thread))
     zone = config.zone()
     current = clock()
+    # The time is checked before the record is opened, so that a queue refused for its
+    # time (none given and no slots, one in the past) creates no database.
+    for target, _ in threads:
+        if now or at is not None or draft.front_matter.get("at") is not None:
+            _when(None, draft, target, None, at=at, now=now, zone=zone, current=current)
+        elif not target.slots and not config.database_path().exists():
+            raise _no_slots(target)  # with no record yet, nothing is queued to keep its time
     results = []
     with open_store(config) as store:
         for target, thread in threads:
@@ -187,13 +194,17 @@ def _front_matter_differs(draft, thread: StoredThread, current: datetime, zone) 
             "queue with --at) moves it.")
 
 
+def _no_slots(account: Account) -> NoTimeError:
+    return NoTimeError(
+        f"no time given, and account '{account.name}' has no posting slots. Add "
+        "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
+        "config (e.g. slots: [\"mon-fri 09:00\"]).")
+
+
 def _next_free_slot(store, account: Account, zone, current: datetime,
                     existing: StoredThread | None) -> datetime:
     if not account.slots:
-        raise NoTimeError(
-            f"no time given, and account '{account.name}' has no posting slots. Add "
-            "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
-            "config (e.g. slots: [\"mon-fri 09:00\"]).")
+        raise _no_slots(account)
     taken = set(store.scheduled_times(account.name))
     if existing is not None and existing.scheduled_at is not None:
         taken.discard(existing.scheduled_at)  # its own slot is free for it
