@@ -139,3 +139,19 @@ def test_a_queue_refused_for_its_time_creates_no_record(capsys, writer):
     assert run_cli(capsys, "queue", path, "--at", "+2h").code == 0
     again = run_cli(capsys, "queue", path)
     assert again.code == 0 and "the time it had" in again.out, again.err
+
+
+def test_a_dry_run_of_a_draft_already_posted_says_post_would_refuse_it(capsys, writer,
+                                                                       fake_x):
+    path = write(writer, "d.md", "Once.", "Only once.")
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    dry = run_cli(capsys, "post", path, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "already posted to account 'main' as thread 1" in dry.out
+    assert "--again posts it anew" in dry.out
+    refused = run_cli(capsys, "post", path, "--yes")  # and so it does
+    assert refused.code == int(ExitCode.ALREADY_POSTED)
+    again = run_cli(capsys, "post", path, "--again", "--dry-run")
+    assert "refuses a post whose text account 'main' already posted" in again.out
+    assert "threadbot post` refuses it" not in again.out
+    assert len(fake_x.posts()) == 2

@@ -144,14 +144,15 @@ def _show_threads(config, threads, *, as_json: bool, dry_run: bool) -> None:
 
 
 def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
-             account: tuple[str, ...] = (), again: bool = False, **split) -> None:
+             account: tuple[str, ...] = (), again: bool = False,
+             dry_run_of_post: bool = False, **split) -> None:
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.preview_threads(config, draft, accounts=list(account), platform=platform,
                                       again=again, **_overrides(split))
-    if again:
-        posting.warn_reposting(config, threads)
+    if dry_run_of_post:
+        posting.warn_reposting(config, threads, again=again)
     _show_threads(config, threads, as_json=as_json, dry_run=True)
     for thread in threads:
         thread.check()
@@ -250,7 +251,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     draft already posted is not posted twice (unless --again).
     """
     if dry_run:
-        _dry_run(ctx, draft, account=account, again=again, **options)
+        _dry_run(ctx, draft, account=account, again=again, dry_run_of_post=True, **options)
         return
     from . import posting
 
