@@ -155,3 +155,15 @@ def test_a_dry_run_of_a_draft_already_posted_says_post_would_refuse_it(capsys, w
     assert "refuses a post whose text account 'main' already posted" in again.out
     assert "threadbot post` refuses it" not in again.out
     assert len(fake_x.posts()) == 2
+
+
+def test_post_of_a_queued_draft_says_what_posting_would_do_before_asking(capsys, writer,
+                                                                         fake_x):
+    path = write(writer, "d.md", "Queued.", "For later.")
+    thread_id = queue(capsys, path, "--at", "+2h")
+    asked = run_cli(capsys, "post", path)  # no terminal to answer the question
+    assert asked.code == int(ExitCode.NO_TERMINAL)
+    assert f"queued for account 'main' as thread {thread_id} for " in asked.err
+    assert "posting it now posts that thread" in asked.err and "in 2 hours" in asked.err
+    assert "it is posted now" not in asked.err  # it was not: nothing was done
+    assert shown(capsys, thread_id)["status"] == "queued" and fake_x.posts() == []

@@ -266,9 +266,14 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
         if earlier is None:
             continue
         if earlier.status.value == "queued":
+            from .store import now_utc
+            from .when import describe
+
+            due = (f" for {describe(earlier.scheduled_at, tz=config.zone(), now=now_utc())}"
+                   if earlier.scheduled_at else "")
             click.echo(f"This draft is queued for account '{plan.account.name}' as thread "
-                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC): it is "
-                       "posted now, as the draft is now.", err=True)
+                       f"{earlier.id}{due}: posting it now posts that thread, as the draft "
+                       "is now, instead of at its time.", err=True)
         else:
             click.echo(f"This draft was started before for account '{plan.account.name}' as "
                        f"thread {earlier.id} ({earlier.posted_count} of "
