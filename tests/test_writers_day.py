@@ -167,3 +167,10 @@ def test_post_of_a_queued_draft_says_what_posting_would_do_before_asking(capsys,
     assert "posting it now posts that thread" in asked.err and ", in " in asked.err
     assert "it is posted now" not in asked.err  # it was not: nothing was done
     assert shown(capsys, thread_id)["status"] == "queued" and fake_x.posts() == []
+
+
+def test_the_config_init_writes_tells_the_lookup_order_as_it_is(capsys, isolated):
+    assert run_cli(capsys, "init", "folder").code == 0
+    written = (isolated / "folder" / "config" / "threadbot.yaml").read_text(encoding="utf-8")
+    assert "else in the nearest folder above" in written
+    assert "from drafts/ too" in written
