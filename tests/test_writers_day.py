@@ -174,3 +174,18 @@ def test_the_config_init_writes_tells_the_lookup_order_as_it_is(capsys, isolated
     written = (isolated / "folder" / "config" / "threadbot.yaml").read_text(encoding="utf-8")
     assert "else in the nearest folder above" in written
     assert "from drafts/ too" in written
+
+
+def test_resume_never_posts_a_queued_or_cancelled_thread_ahead_of_its_time(capsys, writer,
+                                                                           fake_x):
+    path = write(writer, "d.md", "Not yet.", "Tomorrow.")
+    thread_id = queue(capsys, path, "--at", "+1d")
+    early = run_cli(capsys, "resume", str(thread_id))
+    assert early.code == int(ExitCode.WRONG_STATE)
+    assert "nothing to resume" in early.err and "the daemon posts it at its time" in early.err
+    assert f"`threadbot post {path}` posts it now, after asking" in early.err
+    assert run_cli(capsys, "cancel", str(thread_id)).code == 0
+    cancelled = run_cli(capsys, "resume", str(thread_id))
+    assert cancelled.code == int(ExitCode.WRONG_STATE)
+    assert f"`threadbot retry {thread_id}` queues it again" in cancelled.err
+    assert fake_x.posts() == [] and shown(capsys, thread_id)["status"] == "cancelled"

@@ -461,7 +461,36 @@ def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     so that nothing is posted twice.
     """
     config = load_config(ctx.obj["config_path"])
+    _refuse_unstarted(config, thread_id)
     _publish(config, thread_id, as_json)
+
+
+def _refuse_unstarted(config, thread_id: int) -> None:
+    """`resume` finishes what was started: a queued or cancelled thread of which
+    nothing is up (or sent) is the daemon's to post at its time, from the draft as it
+    is then, and is never posted at once by a word meant for broken-off threads."""
+    from . import posting
+    from .store import PostStatus, now_utc
+    from .when import describe
+
+    thread = posting.get_thread(config, thread_id)
+    if thread.status.value not in ("queued", "cancelled") or any(
+            p.status is not PostStatus.PENDING or p.remote_id for p in thread.posts):
+        return
+    due = (f" for {describe(thread.scheduled_at, tz=config.zone(), now=now_utc())}"
+           if thread.scheduled_at else "")
+    draft = ("" if thread.draft_path.startswith("<") else
+             f" `threadbot post {_relative(thread.draft_path)}` posts it now, after asking.")
+    if thread.status.value == "queued":
+        raise WrongStateError(
+            f"thread {thread_id} is queued{due}, and nothing of it is up yet, so there is "
+            "nothing to resume: the daemon posts it at its time, from the draft as it is "
+            f"then (`threadbot daemon`).{draft}")
+    raise WrongStateError(
+        f"thread {thread_id} is cancelled and nothing of it is up, so there is nothing to "
+        f"resume. `threadbot retry {thread_id}` queues it again for the time it had (if "
+        "still ahead); "
+        f"`threadbot reschedule {thread_id} --at WHEN` for another.")
 
 
 @cli.command("delete")
