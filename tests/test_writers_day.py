@@ -80,6 +80,8 @@ def test_a_thread_failed_for_its_draft_names_forget_and_retry_waits_for_the_fix(
     # to clear it from the list.
     assert "threadbot cancel" not in failed["note"]
     assert f"`threadbot forget {thread_id}` removes it from the list" in failed["note"]
+    told = run_cli(capsys, "show", str(thread_id)).out
+    assert told.count("the draft is gone") == 1, told  # the note, not again as last error
     # Retrying while the draft is still gone would only fail again: refused, said why.
     retried = run_cli(capsys, "retry", str(thread_id))
     assert retried.code == int(ExitCode.DRAFT), retried.err

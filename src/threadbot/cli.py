@@ -603,8 +603,9 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
     if thread.url:
         click.echo(f"  {thread.url}")
-    _show_queue_state(config, thread)
-    if thread.last_error:
+    shown_note = _show_queue_state(config, thread)
+    # The note of a failed thread already holds its error: not said twice.
+    if thread.last_error and thread.last_error not in (shown_note or ""):
         click.echo(f"  last error: {thread.last_error}")
     for post in thread.posts:
         extra = f" id {post.remote_id}" if post.remote_id else ""
@@ -625,15 +626,16 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                        f"(alt: {media.get('alt') or 'none'})")
 
 
-def _show_queue_state(config, thread) -> None:
+def _show_queue_state(config, thread) -> str | None:
     """For a thread with a time: when (local and UTC), the draft's changes since it
-    was queued, why it waits, and the same draft's threads for other accounts."""
+    was queued, why it waits, and the same draft's threads for other accounts.
+    Returns the thread's note when it was shown."""
     from .schedule import draft_change, siblings
     from .store import now_utc
     from .when import describe
 
     if thread.scheduled_at is None or thread.status.value in ("posted", "deleted", "deleting"):
-        return
+        return None
     due = describe(thread.scheduled_at, tz=config.zone(), now=now_utc())
     label = {"queued": "queued for", "cancelled": "was queued for", "missed": "was due",
              "failed": "was due", "partial": "was due"}.get(thread.status.value, "time")
@@ -647,6 +649,7 @@ def _show_queue_state(config, thread) -> None:
         click.echo(f"  {thread.note}")
     for other in siblings(config, thread):
         click.echo(f"  also queued for account '{other.account}' as thread {other.id}")
+    return thread.note
 
 
 @cli.command("queue")
