@@ -191,3 +191,19 @@ def test_resume_never_posts_a_queued_or_cancelled_thread_ahead_of_its_time(capsy
     assert cancelled.code == int(ExitCode.WRONG_STATE)
     assert f"`threadbot retry {thread_id}` queues it again" in cancelled.err
     assert fake_x.posts() == [] and shown(capsys, thread_id)["status"] == "cancelled"
+
+
+def test_init_inside_a_writers_folder_refuses_to_hide_it(capsys, writer, monkeypatch):
+    drafts = writer / "drafts"
+    monkeypatch.chdir(drafts)
+    refused = run_cli(capsys, "init")
+    assert refused.code == int(ExitCode.USAGE)
+    assert f"inside the writer's folder {writer}" in refused.err and "--inside" in refused.err
+    assert sorted(p.name for p in drafts.iterdir()) == []  # nothing laid out here
+    assert run_cli(capsys, "init", "nested").code == int(ExitCode.USAGE)
+    where = run_cli(capsys, "where")
+    assert f"Writer's folder: {writer}" in where.out  # still found from drafts/
+    on_purpose = run_cli(capsys, "init", "nested", "--inside")
+    assert on_purpose.code == 0 and (drafts / "nested" / "config" / "threadbot.yaml").is_file()
+    monkeypatch.chdir(writer)
+    assert run_cli(capsys, "init").code == 0  # the writer's folder itself: files kept

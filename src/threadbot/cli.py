@@ -1076,12 +1076,15 @@ def where_command(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command("init")
 @click.argument("directory", default=".", metavar="[DIR]")
-def init_command(directory: str) -> None:
+@click.option("--inside", is_flag=True, help="Lay it out even inside another writer's "
+              "folder (which threadbot run in the new one then no longer sees).")
+def init_command(directory: str, inside: bool) -> None:
     """Lay out a writer's folder in DIR (default: here).
 
     Creates config/threadbot.yaml with comments, drafts/ with an example draft, and
-    a .gitignore for local state; keeps files already there."""
-    created, kept = init_folder(directory)
+    a .gitignore for local state; keeps files already there. Refuses a DIR inside
+    another writer's folder (say, its drafts/) unless --inside."""
+    created, kept = init_folder(directory, inside=inside)
     for path in created:
         click.echo(f"created  {path}")
     for path in kept:
