@@ -207,3 +207,16 @@ def test_init_inside_a_writers_folder_refuses_to_hide_it(capsys, writer, monkeyp
     assert on_purpose.code == 0 and (drafts / "nested" / "config" / "threadbot.yaml").is_file()
     monkeypatch.chdir(writer)
     assert run_cli(capsys, "init").code == 0  # the writer's folder itself: files kept
+
+
+def test_list_gives_a_cancelled_thread_the_time_it_had_and_the_way_back(capsys, writer):
+    path = write(writer, "d.md", "Later.", "Much later.")
+    thread_id = queue(capsys, path, "--at", "2030-01-02 09:00")
+    assert run_cli(capsys, "cancel", str(thread_id)).code == 0
+    listing = run_cli(capsys, "list").out
+    row = next(line for line in listing.splitlines() if "cancelled" in line)
+    assert "Wed 02 Jan 09:00" in row
+    assert f"`threadbot retry {thread_id}` brings it back for its time" in listing
+    retried = run_cli(capsys, "retry", str(thread_id))
+    assert retried.code == 0 and "the time it had" in retried.out
+    assert "brings it back" not in run_cli(capsys, "list").out

@@ -546,6 +546,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     posted, failed, missed, cancelled, deleting, deleted), time and URL."""
     from . import posting
     from .schedule import draft_change
+    from .store import now_utc
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.list_threads(config)
@@ -569,8 +570,10 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                "title and URL")
     for t in threads:
         title = t.title or config.shown_path(t.draft_path)
-        # The time it is due, or the time it was last touched (e.g. posted).
-        moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
+        # The time it is due (a cancelled one: the time it had, which `retry` brings it
+        # back for), or the time it was last touched (e.g. posted).
+        moment = (t.scheduled_at if t.status.value in ("queued", "missed", "cancelled")
+                  and t.scheduled_at else t.updated_at)
         when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
         posts = f"{t.posted_count}/{len(t.posts)}"
         click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<{width}} {when:<20} "
@@ -582,6 +585,10 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"        {t.note}")
         elif t.last_error and t.status.value in ("failed", "partial", "missed"):
             click.echo(f"        {t.last_error}")
+        elif (t.status.value == "cancelled" and t.posted_count == 0 and t.scheduled_at
+              and t.scheduled_at > now_utc()):
+            click.echo(f"        `threadbot retry {t.id}` brings it back for its time; "
+                       f"`threadbot reschedule {t.id} --at WHEN` for another.")
 
 
 @cli.command("show")
