@@ -220,3 +220,21 @@ def test_list_gives_a_cancelled_thread_the_time_it_had_and_the_way_back(capsys, 
     retried = run_cli(capsys, "retry", str(thread_id))
     assert retried.code == 0 and "the time it had" in retried.out
     assert "brings it back" not in run_cli(capsys, "list").out
+
+
+def test_edit_of_a_thread_not_queued_says_what_the_edit_does(capsys, writer, fake_x,
+                                                             monkeypatch):
+    posted_path = write(writer, "up.md", "Up.", "Up too.")
+    assert run_cli(capsys, "post", posted_path, "--yes").code == 0
+    path = write(writer, "later.md", "Later.", "Much later.")
+    later = queue(capsys, path, "--at", "+1d")
+    assert run_cli(capsys, "cancel", str(later)).code == 0
+    at_a_terminal(monkeypatch, f"{sys.executable} -c pass")
+    posted = run_cli(capsys, "edit", "1")
+    assert posted.code == 0, posted.err
+    assert "with posts up: editing its draft changes nothing" in posted.out
+    assert "as it was queued" not in posted.out  # it never was
+    cancelled = run_cli(capsys, "edit", str(later))
+    assert cancelled.code == 0, cancelled.err
+    assert f"goes out if you bring it back (`threadbot retry {later}`)" in cancelled.out
+    assert "changes nothing" not in cancelled.out

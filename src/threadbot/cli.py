@@ -748,15 +748,23 @@ def edit_command(ctx: click.Context, thread_id: int) -> None:
     if thread.draft_path.startswith("<"):
         raise WrongStateError(f"thread {thread_id} was read from standard input: there is no draft "
                                f"file to edit. `threadbot show {thread_id}` shows its posts.")
+    from .store import PostStatus
+
     shown = _relative(thread.draft_path)
-    if thread.status.value != "queued":
-        click.echo(f"Note: thread {thread_id} is {thread.status.value}, not queued: editing "
+    queued = thread.status.value == "queued"
+    started = any(p.status is not PostStatus.PENDING or p.remote_id for p in thread.posts)
+    if started:
+        click.echo(f"Note: thread {thread_id} is {thread.status.value}, with posts up: editing "
                    "its draft changes nothing already recorded or posted.")
+    elif not queued:
+        # Brought back, it is posted from the draft as it is then: the edit counts.
+        click.echo(f"Note: thread {thread_id} is {thread.status.value}: what you write goes "
+                   f"out if you bring it back (`threadbot retry {thread_id}`).")
     if not _terminal():
         click.echo(f"Thread {thread_id}'s draft is {shown} (no terminal here to open an "
                    "editor in: edit that file).")
         return
-    if not _open_editor(thread.draft_path, shown):
+    if not _open_editor(thread.draft_path, shown) or not queued:
         return
     change = draft_change(config, posting.get_thread(config, thread_id))
     click.echo(f"Thread {thread_id}: {change}" if change else
