@@ -238,3 +238,15 @@ def test_edit_of_a_thread_not_queued_says_what_the_edit_does(capsys, writer, fak
     assert cancelled.code == 0, cancelled.err
     assert f"goes out if you bring it back (`threadbot retry {later}`)" in cancelled.out
     assert "changes nothing" not in cancelled.out
+
+
+def test_bringing_a_thread_back_says_what_its_draft_now_does(capsys, writer):
+    path = write(writer, "d.md", "Soon.", "Sooner.")
+    thread_id = queue(capsys, path, "--at", "+1d")
+    assert run_cli(capsys, "cancel", str(thread_id)).code == 0
+    write(writer, "d.md", "Soon.", "Sooner.", "Soonest.")
+    retried = run_cli(capsys, "retry", str(thread_id))
+    assert retried.code == 0 and "(3 posts, was 2)" in retried.out
+    (writer / path).unlink()
+    moved = run_cli(capsys, "reschedule", str(thread_id), "--at", "+2d")
+    assert moved.code == 0 and "the draft is gone" in moved.out

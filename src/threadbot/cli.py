@@ -847,8 +847,20 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
     """Move thread ID to another time."""
     from .schedule import reschedule
 
-    thread, when = reschedule(load_config(ctx.obj["config_path"]), thread_id, at)
+    config = load_config(ctx.obj["config_path"])
+    thread, when = reschedule(config, thread_id, at)
     click.echo(f"Thread {thread.id} is now queued for {when}.")
+    _say_draft_change(config, thread)
+
+
+def _say_draft_change(config, thread) -> None:
+    """A thread just queued again: what its draft's changes since do, or what would
+    now make it fail at its time (a draft gone, an image missing)."""
+    from .schedule import draft_change
+
+    change = draft_change(config, thread)
+    if change:
+        click.echo(f"  ! {change}")
 
 
 @cli.command("retry")
@@ -865,10 +877,12 @@ def retry_command(ctx: click.Context, thread_id: int, now: bool) -> None:
     """
     from .schedule import retry
 
-    thread, kept = retry(load_config(ctx.obj["config_path"]), thread_id, now=now)
+    config = load_config(ctx.obj["config_path"])
+    thread, kept = retry(config, thread_id, now=now)
     if kept is not None:
         click.echo(f"Thread {thread.id} is queued again for {kept}, the time it had. "
                    f"`threadbot reschedule {thread.id} --at WHEN` gives it another.")
+        _say_draft_change(config, thread)
         return
     click.echo(f"Thread {thread.id} is queued again, for now: the daemon will post it "
                "(from where it stopped, if some posts are up).")
