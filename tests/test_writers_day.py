@@ -250,3 +250,21 @@ def test_bringing_a_thread_back_says_what_its_draft_now_does(capsys, writer):
     (writer / path).unlink()
     moved = run_cli(capsys, "reschedule", str(thread_id), "--at", "+2d")
     assert moved.code == 0 and "the draft is gone" in moved.out
+
+
+def test_retry_and_reschedule_of_a_settled_thread_say_where_it_stands(capsys, writer,
+                                                                      fake_x):
+    path = write(writer, "d.md", "Posted.", "Already.")
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    for args in (("retry", "1"), ("retry", "1", "--now"),
+                 ("reschedule", "1", "--at", "+1h")):
+        result = run_cli(capsys, *args)
+        assert result.code == int(ExitCode.WRONG_STATE)
+        assert "thread 1 is posted (http" in result.err and "nothing to" in result.err
+        assert f"`threadbot post {path} --again`" in result.err
+    queued_path = write(writer, "q.md", "Queued.", "Waiting.")
+    thread_id = queue(capsys, queued_path, "--at", "+1d")
+    waiting = run_cli(capsys, "retry", str(thread_id))
+    assert waiting.code == int(ExitCode.WRONG_STATE)
+    assert "is queued already, for " in waiting.err and "nothing to retry" in waiting.err
+    assert f"`threadbot reschedule {thread_id} --at WHEN`" in waiting.err

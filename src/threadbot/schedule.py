@@ -11,6 +11,7 @@ posts are the recorded ones: a half-posted thread never changes text.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -237,6 +238,7 @@ def reschedule(config: Config, thread_id: int, at: str, *,
         raise UsageError(f"that time is in the past ({describe(when, tz=zone, now=current)}). "
                          "Give a time to come.")
     with open_store(config) as store:
+        _refuse_settled(config, store.thread(thread_id), "reschedule", current)
         thread = store.schedule(thread_id, when, allowed=(
             ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,
             ThreadStatus.CANCELLED, ThreadStatus.PARTIAL))
@@ -254,6 +256,7 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
     current = clock()
     with open_store(config) as store:
         thread = store.thread(thread_id)
+        _refuse_settled(config, thread, "retry", current)
         if thread.status is ThreadStatus.CANCELLED and not now:
             if thread.scheduled_at is None or thread.scheduled_at <= current:
                 due = (f" (it was due "
@@ -270,6 +273,40 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
         return store.schedule(thread_id, current, allowed=(
             ThreadStatus.FAILED, ThreadStatus.MISSED, ThreadStatus.PARTIAL,
             ThreadStatus.CANCELLED)), None
+
+
+def _refuse_settled(config: Config, thread: StoredThread, verb: str,
+                    current: datetime) -> None:
+    """``retry`` of a thread already queued, or ``retry``/``reschedule`` of one posted:
+    an error saying where the thread stands and what does what was meant (the
+    generic "cannot be scheduled" leaves the writer guessing)."""
+    shown = "DRAFT"
+    if not thread.draft_path.startswith("<"):
+        try:
+            shown = os.path.relpath(thread.draft_path)
+        except ValueError:  # another drive
+            shown = thread.draft_path
+    if thread.status is ThreadStatus.QUEUED and verb == "retry":
+        due = (f", for {describe(thread.scheduled_at, tz=config.zone(), now=current)}"
+               if thread.scheduled_at else "")
+        raise _WrongState(f"thread {thread.id} is queued already{due}: there is nothing to "
+                          f"retry. `threadbot reschedule {thread.id} --at WHEN` moves it.")
+    if thread.status is ThreadStatus.POSTED:
+        raise _WrongState(f"thread {thread.id} is posted ({thread.url}): there is nothing to "
+                          f"{verb}. To post the draft anew{_edit_first(thread)}: "
+                          f"`threadbot post {shown} --again` (or `threadbot queue {shown} "
+                          "--again`).")
+
+
+def _edit_first(thread: StoredThread) -> str:
+    """", edited first (...)" on a platform that refuses a text the account posted."""
+    from .platforms import spec
+
+    platform = spec(thread.platform)
+    if platform.duplicate_window is None:
+        return ""
+    return (f", edit it first ({platform.title} refuses a text the account already "
+            "posted)")
 
 
 def _check_before_retry(config: Config, thread: StoredThread) -> None:
