@@ -268,3 +268,12 @@ def test_retry_and_reschedule_of_a_settled_thread_say_where_it_stands(capsys, wr
     assert waiting.code == int(ExitCode.WRONG_STATE)
     assert "is queued already, for " in waiting.err and "nothing to retry" in waiting.err
     assert f"`threadbot reschedule {thread_id} --at WHEN`" in waiting.err
+
+
+def test_a_day_without_a_time_is_answered_with_that_day_and_a_time(capsys, writer):
+    path = write(writer, "d.md", "When?", "Then.")
+    for text, hint in (("2026-12-01", "e.g. '2026-12-01 09:00'"),
+                       ("friday", "e.g. 'friday 09:00'"),
+                       ("tomorrow at 9", "Write the time as 09:00 or 9am/9pm")):
+        result = run_cli(capsys, "queue", path, "--at", text)
+        assert result.code == int(ExitCode.USAGE) and hint in result.err, result.err
