@@ -114,6 +114,9 @@ def test_the_readme_writers_day_from_inside_drafts(capsys, writer, fake_x, monke
     assert edit.code == 0 and "a-slow-morning.md" in edit.out
     listing = run_cli(capsys, "list")
     assert "the draft changed since it was queued (2 posts, was 1)" in listing.out
+    show = run_cli(capsys, "show", "1")
+    assert "(2 posts, was 1)" in show.out
+    assert "posts below are as queued; `threadbot preview a-slow-morning.md` shows" in show.out
     where = run_cli(capsys, "where")
     assert f"Writer's folder: {writer}" in where.out
     assert f"{writer / 'config' / 'threadbot.db'}" in where.out

@@ -652,6 +652,8 @@ def _show_queue_state(config, thread) -> str | None:
     change = draft_change(config, thread)
     if change:
         click.echo(f"  ! {change}")
+        click.echo(f"  The posts below are as queued; `threadbot preview "
+                   f"{_relative(thread.draft_path)}` shows them as the draft is now.")
     if thread.note:
         click.echo(f"  {thread.note}")
     for other in siblings(config, thread):
