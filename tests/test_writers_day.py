@@ -280,3 +280,18 @@ def test_a_day_without_a_time_is_answered_with_that_day_and_a_time(capsys, write
                        ("tomorrow at 9", "Write the time as 09:00 or 9am/9pm")):
         result = run_cli(capsys, "queue", path, "--at", text)
         assert result.code == int(ExitCode.USAGE) and hint in result.err, result.err
+
+
+def test_a_notification_names_an_untitled_draft_by_its_path(capsys, writer, fake_x):
+    out = writer / "titles.txt"
+    command = f'printf "%s|" "$THREADBOT_TITLE" >> {out}'
+    with (writer / "config" / "threadbot.yaml").open("a", encoding="utf-8") as config:
+        config.write(f"daemon:\n  notify:\n    command: {json.dumps(command)}\n")
+    (writer / "drafts" / "untitled.md").write_text("Words without a title.\n",
+                                                   encoding="utf-8")
+    thread_id = queue(capsys, "drafts/untitled.md", "--at", "+1h")
+    (writer / "drafts" / "untitled.md").unlink()
+    due_now(writer, thread_id)
+    assert run_daemon_once(writer).returncode == 0
+    assert shown(capsys, thread_id)["status"] == "failed"
+    assert out.read_text(encoding="utf-8") == "drafts/untitled.md|"

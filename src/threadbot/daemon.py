@@ -281,7 +281,7 @@ class Daemon:
                    f"`threadbot reschedule {thread.id} --at WHEN`.")
         store.set_note(thread.id, ThreadStatus.MISSED, message)
         log.warning("thread %s %s", thread.id, message)
-        self.notifier.submit(describe_event(store.thread(thread.id), "missed", message))
+        self._notify(store.thread(thread.id), "missed", message)
 
     def _hand_over(self, thread: StoredThread) -> None:
         with self._lock:
@@ -450,7 +450,12 @@ class Daemon:
         store.set_note(thread_id, status, f"{message} ({hint})")
         store.set_thread_status(thread_id, status, message)
         log.error("thread %s %s: %s", thread_id, status.value, message)
-        self.notifier.submit(describe_event(store.thread(thread_id), status.value, message))
+        self._notify(store.thread(thread_id), status.value, message)
+
+    def _notify(self, thread: StoredThread, status: str, message: str) -> None:
+        # An untitled draft is named by its path, as `threadbot list` names it.
+        self.notifier.submit(describe_event(
+            thread, status, message, untitled=self.config.shown_path(thread.draft_path)))
 
 
 def _identity(path) -> tuple[int, int] | None:
