@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from helpers import run_cli
+from helpers import age_ledger, run_cli
 from test_queue_edits import due_now, run_daemon_once
 from threadbot.errors import ExitCode
 
@@ -295,3 +295,13 @@ def test_a_notification_names_an_untitled_draft_by_its_path(capsys, writer, fake
     assert run_daemon_once(writer).returncode == 0
     assert shown(capsys, thread_id)["status"] == "failed"
     assert out.read_text(encoding="utf-8") == "drafts/untitled.md|"
+
+
+def test_a_refused_thread_with_nothing_up_names_forget(capsys, writer, fake_x):
+    path = write(writer, "d.md", "Same words.", "Same again.")
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    age_ledger(writer, days=31)  # past the record's window: X still refuses the text
+    refused = run_cli(capsys, "post", path, "--yes", "--again")
+    assert refused.code == int(ExitCode.REJECTED)
+    assert "`threadbot forget 2` removes this thread" in refused.err
+    assert run_cli(capsys, "forget", "2").code == 0

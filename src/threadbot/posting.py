@@ -432,7 +432,10 @@ def _stopped(error: PlatformError, thread: StoredThread) -> str:
     if isinstance(error, AuthError):
         return f"{head}{error.message} Then run `threadbot resume {thread.id}`."
     if isinstance(error, DuplicatePostError):
-        return f"{head}{error.message}"
+        forget = ("" if thread.posted_count else
+                  f" `threadbot forget {thread.id}` removes this thread, of which nothing went "
+                  "up, from the list.")
+        return f"{head}{error.message}{forget}"
     if isinstance(error, RejectedError):
         return f"{head}{error.message} {refused_advice(thread)}"
     if isinstance(error, UncertainError) and "threadbot resume" in error.message:
@@ -447,7 +450,8 @@ def refused_advice(thread: StoredThread) -> str:
              "about the text, it would be refused again, so ")
     if not thread.posted_count:
         return (f"{again}edit the draft and post it anew (`threadbot cancel {thread.id}` "
-                "first if it is queued).")
+                f"first if it is queued); `threadbot forget {thread.id}` removes this thread, "
+                "of which nothing went up, from the list.")
     return (f"{again}take the thread down (`threadbot delete {thread.id}`), edit the draft "
             "and post it anew.")
 
