@@ -278,7 +278,8 @@ class Daemon:
         message = (f"missed: it was due {due}"
                    f", {minutes} min ago, more than the {self.config.daemon.grace_minutes:g}-min"
                    f" grace period. `threadbot retry {thread.id}` posts it now, or "
-                   f"`threadbot reschedule {thread.id} --at WHEN`.")
+                   f"`threadbot reschedule {thread.id} --at WHEN`; `threadbot forget "
+                   f"{thread.id}` removes it from the list.")
         store.set_note(thread.id, ThreadStatus.MISSED, message)
         log.warning("thread %s %s", thread.id, message)
         self._notify(store.thread(thread.id), "missed", message)
