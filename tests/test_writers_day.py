@@ -305,3 +305,11 @@ def test_a_refused_thread_with_nothing_up_names_forget(capsys, writer, fake_x):
     assert refused.code == int(ExitCode.REJECTED)
     assert "`threadbot forget 2` removes this thread" in refused.err
     assert run_cli(capsys, "forget", "2").code == 0
+
+
+def test_cancel_of_a_posted_thread_names_delete(capsys, writer, fake_x):
+    path = write(writer, "d.md", "Up.", "Up too.")
+    assert run_cli(capsys, "post", path, "--yes").code == 0
+    result = run_cli(capsys, "cancel", "1")
+    assert result.code == int(ExitCode.WRONG_STATE)
+    assert "nothing to cancel" in result.err and "`threadbot delete 1`" in result.err

@@ -332,6 +332,11 @@ def cancel(config: Config, thread_id: int) -> StoredThread:
     its time kept). Raises ``StateError`` for a thread posted, being posted or
     already cancelled."""
     with open_store(config) as store:
+        thread = store.thread(thread_id)
+        if thread.status is ThreadStatus.POSTED:
+            raise _WrongState(f"thread {thread_id} is posted ({thread.url}): there is nothing "
+                              f"to cancel. `threadbot delete {thread_id}` takes its posts "
+                              "down.")
         return store.cancel(thread_id)
 
 
