@@ -477,6 +477,7 @@ def test_missed_beyond_grace_posted_within(capsys, isolated, fake_x):
     note = lines[row + 1]
     assert "missed: it was due" in note and "120 min ago" in note
     assert "60-min grace period" in note and f"threadbot retry {missed}" in note
+    assert f"threadbot forget {missed}` removes it" in note
     rows = {r["id"]: r for r in json.loads(run_cli(capsys, "list", "--json").out)}
     assert rows[missed]["status"] == "missed" and rows[missed]["note"].startswith("missed:")
     # Nothing more happens to it on the next run.

@@ -170,14 +170,15 @@ def _show_threads(config, threads, *, as_json: bool, dry_run: bool) -> None:
 
 
 def _dry_run(ctx: click.Context, draft: str, platform, as_json: bool,
-             account: tuple[str, ...] = (), again: bool = False, **split) -> None:
+             account: tuple[str, ...] = (), again: bool = False,
+             dry_run_of_post: bool = False, **split) -> None:
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.preview_threads(config, draft, accounts=list(account), platform=platform,
                                       again=again, **_overrides(split))
-    if again:
-        posting.warn_reposting(config, threads)
+    if dry_run_of_post:
+        posting.warn_reposting(config, threads, again=again)
     _show_threads(config, threads, as_json=as_json, dry_run=True)
     for thread in threads:
         thread.check()
@@ -276,7 +277,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     draft already posted is not posted twice (unless --again).
     """
     if dry_run:
-        _dry_run(ctx, draft, account=account, again=again, **options)
+        _dry_run(ctx, draft, account=account, again=again, dry_run_of_post=True, **options)
         return
     from . import posting
 
@@ -292,9 +293,14 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
         if earlier is None:
             continue
         if earlier.status.value == "queued":
+            from .store import now_utc
+            from .when import describe
+
+            due = (f" for {describe(earlier.scheduled_at, tz=config.zone(), now=now_utc())}"
+                   if earlier.scheduled_at else "")
             click.echo(f"This draft is queued for account '{plan.account.name}' as thread "
-                       f"{earlier.id} (for {earlier.scheduled_at:%Y-%m-%d %H:%M} UTC): it is "
-                       "posted now, as the draft is now.", err=True)
+                       f"{earlier.id}{due}: posting it now posts that thread, as the draft "
+                       "is now, instead of at its time.", err=True)
         else:
             click.echo(f"This draft was started before for account '{plan.account.name}' as "
                        f"thread {earlier.id} ({earlier.posted_count} of "
@@ -482,7 +488,36 @@ def resume_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     so that nothing is posted twice.
     """
     config = load_config(ctx.obj["config_path"])
+    _refuse_unstarted(config, thread_id)
     _publish(config, thread_id, as_json)
+
+
+def _refuse_unstarted(config, thread_id: int) -> None:
+    """`resume` finishes what was started: a queued or cancelled thread of which
+    nothing is up (or sent) is the daemon's to post at its time, from the draft as it
+    is then, and is never posted at once by a word meant for broken-off threads."""
+    from . import posting
+    from .store import PostStatus, now_utc
+    from .when import describe
+
+    thread = posting.get_thread(config, thread_id)
+    if thread.status.value not in ("queued", "cancelled") or any(
+            p.status is not PostStatus.PENDING or p.remote_id for p in thread.posts):
+        return
+    due = (f" for {describe(thread.scheduled_at, tz=config.zone(), now=now_utc())}"
+           if thread.scheduled_at else "")
+    draft = ("" if thread.draft_path.startswith("<") else
+             f" `threadbot post {_relative(thread.draft_path)}` posts it now, after asking.")
+    if thread.status.value == "queued":
+        raise WrongStateError(
+            f"thread {thread_id} is queued{due}, and nothing of it is up yet, so there is "
+            "nothing to resume: the daemon posts it at its time, from the draft as it is "
+            f"then (`threadbot daemon`).{draft}")
+    raise WrongStateError(
+        f"thread {thread_id} is cancelled and nothing of it is up, so there is nothing to "
+        f"resume. `threadbot retry {thread_id}` queues it again for the time it had (if "
+        "still ahead); "
+        f"`threadbot reschedule {thread_id} --at WHEN` for another.")
 
 
 @cli.command("delete")
@@ -538,6 +573,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     posted, failed, missed, cancelled, deleting, deleted), time and URL."""
     from . import posting
     from .schedule import draft_change
+    from .store import now_utc
 
     config = load_config(ctx.obj["config_path"])
     threads = posting.list_threads(config)
@@ -561,8 +597,10 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                "title and URL")
     for t in threads:
         title = t.title or config.shown_path(t.draft_path)
-        # The time it is due, or the time it was last touched (e.g. posted).
-        moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
+        # The time it is due (a cancelled one: the time it had, which `retry` brings it
+        # back for), or the time it was last touched (e.g. posted).
+        moment = (t.scheduled_at if t.status.value in ("queued", "missed", "cancelled")
+                  and t.scheduled_at else t.updated_at)
         when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
         posts = f"{t.posted_count}/{len(t.posts)}"
         click.echo(f"{t.id:>4}  {t.status.value:<9} {posts:>7} {t.account:<{width}} {when:<20} "
@@ -574,6 +612,10 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"        {t.note}")
         elif t.last_error and t.status.value in ("failed", "partial", "missed"):
             click.echo(f"        {t.last_error}")
+        elif (t.status.value == "cancelled" and t.posted_count == 0 and t.scheduled_at
+              and t.scheduled_at > now_utc()):
+            click.echo(f"        `threadbot retry {t.id}` brings it back for its time; "
+                       f"`threadbot reschedule {t.id} --at WHEN` for another.")
 
 
 @cli.command("show")
@@ -595,8 +637,9 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
     if thread.url:
         click.echo(f"  {thread.url}")
-    _show_queue_state(config, thread)
-    if thread.last_error:
+    shown_note = _show_queue_state(config, thread)
+    # The note of a failed thread already holds its error: not said twice.
+    if thread.last_error and thread.last_error not in (shown_note or ""):
         click.echo(f"  last error: {thread.last_error}")
     for post in thread.posts:
         extra = f" id {post.remote_id}" if post.remote_id else ""
@@ -617,15 +660,16 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
                        f"(alt: {media.get('alt') or 'none'})")
 
 
-def _show_queue_state(config, thread) -> None:
+def _show_queue_state(config, thread) -> str | None:
     """For a thread with a time: when (local and UTC), the draft's changes since it
-    was queued, why it waits, and the same draft's threads for other accounts."""
+    was queued, why it waits, and the same draft's threads for other accounts.
+    Returns the thread's note when it was shown."""
     from .schedule import draft_change, siblings
     from .store import now_utc
     from .when import describe
 
     if thread.scheduled_at is None or thread.status.value in ("posted", "deleted", "deleting"):
-        return
+        return None
     due = describe(thread.scheduled_at, tz=config.zone(), now=now_utc())
     label = {"queued": "queued for", "cancelled": "was queued for", "missed": "was due",
              "failed": "was due", "partial": "was due"}.get(thread.status.value, "time")
@@ -635,10 +679,13 @@ def _show_queue_state(config, thread) -> None:
     change = draft_change(config, thread)
     if change:
         click.echo(f"  ! {change}")
+        click.echo(f"  The posts below are as queued; `threadbot preview "
+                   f"{_relative(thread.draft_path)}` shows them as the draft is now.")
     if thread.note:
         click.echo(f"  {thread.note}")
     for other in siblings(config, thread):
         click.echo(f"  also queued for account '{other.account}' as thread {other.id}")
+    return thread.note
 
 
 @cli.command("queue")
@@ -709,7 +756,7 @@ def new_command(ctx: click.Context, title: str, no_edit: bool) -> None:
     shown = _relative(str(path))
     click.echo(f"Created {shown}.")
     if not no_edit and _terminal():
-        click.edit(filename=str(path))
+        _open_editor(str(path), shown)
     click.echo(f"Next: write in it, then `threadbot preview {shown}`.")
 
 
@@ -730,18 +777,42 @@ def edit_command(ctx: click.Context, thread_id: int) -> None:
     if thread.draft_path.startswith("<"):
         raise WrongStateError(f"thread {thread_id} was read from standard input: there is no draft "
                                f"file to edit. `threadbot show {thread_id}` shows its posts.")
+    from .store import PostStatus
+
     shown = _relative(thread.draft_path)
-    if thread.status.value != "queued":
-        click.echo(f"Note: thread {thread_id} is {thread.status.value}, not queued: editing "
+    queued = thread.status.value == "queued"
+    started = any(p.status is not PostStatus.PENDING or p.remote_id for p in thread.posts)
+    if started:
+        click.echo(f"Note: thread {thread_id} is {thread.status.value}, with posts up: editing "
                    "its draft changes nothing already recorded or posted.")
+    elif not queued:
+        # Brought back, it is posted from the draft as it is then: the edit counts.
+        click.echo(f"Note: thread {thread_id} is {thread.status.value}: what you write goes "
+                   f"out if you bring it back (`threadbot retry {thread_id}`).")
     if not _terminal():
         click.echo(f"Thread {thread_id}'s draft is {shown} (no terminal here to open an "
                    "editor in: edit that file).")
         return
-    click.edit(filename=thread.draft_path)
+    if not _open_editor(thread.draft_path, shown) or not queued:
+        return
     change = draft_change(config, posting.get_thread(config, thread_id))
     click.echo(f"Thread {thread_id}: {change}" if change else
                f"Thread {thread_id}: {shown} is as it was queued.")
+
+
+def _open_editor(path: str, shown: str) -> bool:
+    """Open ``path`` in $VISUAL or $EDITOR; False, with a note on stderr saying what to
+    do, when the editor cannot be started or gives up. The draft is there either way,
+    so that is no failure of the command."""
+    try:
+        click.edit(filename=path)
+    except click.ClickException as error:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "the default editor"
+        click.echo(f"Note: could not open {shown} in {editor} ({error.format_message()}). "
+                   "Set $VISUAL or $EDITOR to an editor you have (e.g. `export EDITOR=nano`), "
+                   f"or open {shown} yourself.", err=True)
+        return False
+    return True
 
 
 def _terminal() -> bool:
@@ -806,8 +877,20 @@ def reschedule_command(ctx: click.Context, thread_id: int, at: str) -> None:
     """Move thread ID to another time."""
     from .schedule import reschedule
 
-    thread, when = reschedule(load_config(ctx.obj["config_path"]), thread_id, at)
+    config = load_config(ctx.obj["config_path"])
+    thread, when = reschedule(config, thread_id, at)
     click.echo(f"Thread {thread.id} is now queued for {when}.")
+    _say_draft_change(config, thread)
+
+
+def _say_draft_change(config, thread) -> None:
+    """A thread just queued again: what its draft's changes since do, or what would
+    now make it fail at its time (a draft gone, an image missing)."""
+    from .schedule import draft_change
+
+    change = draft_change(config, thread)
+    if change:
+        click.echo(f"  ! {change}")
 
 
 @cli.command("retry")
@@ -824,10 +907,12 @@ def retry_command(ctx: click.Context, thread_id: int, now: bool) -> None:
     """
     from .schedule import retry
 
-    thread, kept = retry(load_config(ctx.obj["config_path"]), thread_id, now=now)
+    config = load_config(ctx.obj["config_path"])
+    thread, kept = retry(config, thread_id, now=now)
     if kept is not None:
         click.echo(f"Thread {thread.id} is queued again for {kept}, the time it had. "
                    f"`threadbot reschedule {thread.id} --at WHEN` gives it another.")
+        _say_draft_change(config, thread)
         return
     click.echo(f"Thread {thread.id} is queued again, for now: the daemon will post it "
                "(from where it stopped, if some posts are up).")
@@ -1055,12 +1140,15 @@ def where_command(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command("init")
 @click.argument("directory", default=".", metavar="[DIR]")
-def init_command(directory: str) -> None:
+@click.option("--inside", is_flag=True, help="Lay it out even inside another writer's "
+              "folder (which threadbot run in the new one then no longer sees).")
+def init_command(directory: str, inside: bool) -> None:
     """Lay out a writer's folder in DIR (default: here).
 
     Creates config/threadbot.yaml with comments, drafts/ with an example draft, and
-    a .gitignore for local state; keeps files already there."""
-    created, kept = init_folder(directory)
+    a .gitignore for local state; keeps files already there. Refuses a DIR inside
+    another writer's folder (say, its drafts/) unless --inside."""
+    created, kept = init_folder(directory, inside=inside)
     for path in created:
         click.echo(f"created  {path}")
     for path in kept:

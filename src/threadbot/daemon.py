@@ -278,10 +278,11 @@ class Daemon:
         message = (f"missed: it was due {due}"
                    f", {minutes} min ago, more than the {self.config.daemon.grace_minutes:g}-min"
                    f" grace period. `threadbot retry {thread.id}` posts it now, or "
-                   f"`threadbot reschedule {thread.id} --at WHEN`.")
+                   f"`threadbot reschedule {thread.id} --at WHEN`; `threadbot forget "
+                   f"{thread.id}` removes it from the list.")
         store.set_note(thread.id, ThreadStatus.MISSED, message)
         log.warning("thread %s %s", thread.id, message)
-        self.notifier.submit(describe_event(store.thread(thread.id), "missed", message))
+        self._notify(store.thread(thread.id), "missed", message)
 
     def _hand_over(self, thread: StoredThread) -> None:
         with self._lock:
@@ -338,7 +339,8 @@ class Daemon:
             self._failed(store, thread_id, f"nothing was posted, as the draft fails its "
                          f"checks at its time: {error}",
                          hint=f"fix the draft, then `threadbot retry {thread_id}` posts it "
-                              f"now, or `threadbot reschedule {thread_id} --at WHEN`")
+                              f"now, or `threadbot reschedule {thread_id} --at WHEN`; "
+                              f"`threadbot forget {thread_id}` removes it from the list")
             return
         needed = len(thread.posts) - thread.posted_count
         remaining, reset_at = store.account_limit(thread.account)
@@ -449,7 +451,12 @@ class Daemon:
         store.set_note(thread_id, status, f"{message} ({hint})")
         store.set_thread_status(thread_id, status, message)
         log.error("thread %s %s: %s", thread_id, status.value, message)
-        self.notifier.submit(describe_event(store.thread(thread_id), status.value, message))
+        self._notify(store.thread(thread_id), status.value, message)
+
+    def _notify(self, thread: StoredThread, status: str, message: str) -> None:
+        # An untitled draft is named by its path, as `threadbot list` names it.
+        self.notifier.submit(describe_event(
+            thread, status, message, untitled=self.config.shown_path(thread.draft_path)))
 
 
 def _identity(path) -> tuple[int, int] | None:

@@ -48,12 +48,15 @@ _BODY_READ = 64 * 1024  # bytes of a webhook's answer read (and thrown away), at
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def describe(thread: StoredThread, status: str, message: str) -> dict[str, Any]:
-    """The JSON a webhook receives (and ``THREADBOT_JSON`` holds) for a thread."""
+def describe(thread: StoredThread, status: str, message: str, *,
+             untitled: str | None = None) -> dict[str, Any]:
+    """The JSON a webhook receives (and ``THREADBOT_JSON`` holds) for a thread.
+    ``untitled`` stands for the title of a draft that has none (its path as ``list``
+    shows it)."""
     return {
         "event": "threadbot.thread." + status,
         "thread_id": thread.id,
-        "title": thread.title,
+        "title": thread.title or untitled,
         "draft": thread.draft_path,
         "account": thread.account,
         "status": status,

@@ -253,18 +253,27 @@ def _queued_thread(config: Config, store: Store, thread: Thread,
     return None
 
 
-def warn_reposting(config: Config, threads: list[Thread]) -> None:
-    """``post --again --dry-run``: add ``warn_unchanged``'s warning to each thread
-    whose unchanged draft its account already posted. Reads the record only if it
-    exists (a preview creates no file)."""
+def warn_reposting(config: Config, threads: list[Thread], *, again: bool = True) -> None:
+    """``post --dry-run``: say in each thread's warnings what ``post`` would do with a
+    draft its account already posted: refuse it (without ``again``, exit code
+    ``ALREADY_POSTED``), or, with ``again``, ``warn_unchanged``'s warning. Reads the
+    record only if it exists, and never writes it (a preview creates no file)."""
     if not config.database_path().exists():
         return
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         for thread in threads:
-            if thread.account is not None:
-                earlier = earlier_thread(store, thread, thread.account)
-                if earlier is not None:
-                    warn_unchanged(thread, config.account(thread.account), earlier)
+            if thread.account is None:
+                continue
+            earlier = earlier_thread(store, thread, thread.account)
+            if earlier is None:
+                continue
+            if again:
+                warn_unchanged(thread, config.account(thread.account), earlier)
+            elif earlier.status is ThreadStatus.POSTED:
+                thread.warnings.insert(0, (
+                    f"this draft was already posted to account '{thread.account}' as thread "
+                    f"{earlier.id}: {earlier.url}. `threadbot post` refuses it; --again posts "
+                    "it anew."))
 
 
 def warn_unchanged(thread: Thread, account: Account, earlier: StoredThread) -> None:
@@ -423,7 +432,10 @@ def _stopped(error: PlatformError, thread: StoredThread) -> str:
     if isinstance(error, AuthError):
         return f"{head}{error.message} Then run `threadbot resume {thread.id}`."
     if isinstance(error, DuplicatePostError):
-        return f"{head}{error.message}"
+        forget = ("" if thread.posted_count else
+                  f" `threadbot forget {thread.id}` removes this thread, of which nothing went "
+                  "up, from the list.")
+        return f"{head}{error.message}{forget}"
     if isinstance(error, RejectedError):
         return f"{head}{error.message} {refused_advice(thread)}"
     if isinstance(error, UncertainError) and "threadbot resume" in error.message:
@@ -438,7 +450,8 @@ def refused_advice(thread: StoredThread) -> str:
              "about the text, it would be refused again, so ")
     if not thread.posted_count:
         return (f"{again}edit the draft and post it anew (`threadbot cancel {thread.id}` "
-                "first if it is queued).")
+                f"first if it is queued); `threadbot forget {thread.id}` removes this thread, "
+                "of which nothing went up, from the list.")
     return (f"{again}take the thread down (`threadbot delete {thread.id}`), edit the draft "
             "and post it anew.")
 

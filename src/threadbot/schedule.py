@@ -11,6 +11,7 @@ posts are the recorded ones: a half-posted thread never changes text.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +74,13 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
         threads.append((target, thread))
     zone = config.zone()
     current = clock()
+    # The time is checked before the record is opened, so that a queue refused for its
+    # time (none given and no slots, one in the past) creates no database.
+    for target, _ in threads:
+        if now or at is not None or draft.front_matter.get("at") is not None:
+            _when(None, draft, target, None, at=at, now=now, zone=zone, current=current)
+        elif not target.slots and not config.database_path().exists():
+            raise _no_slots(target)  # with no record yet, nothing is queued to keep its time
     results = []
     with open_store(config) as store:
         for target, thread in threads:
@@ -187,13 +195,17 @@ def _front_matter_differs(draft, thread: StoredThread, current: datetime, zone) 
             "queue with --at) moves it.")
 
 
+def _no_slots(account: Account) -> NoTimeError:
+    return NoTimeError(
+        f"no time given, and account '{account.name}' has no posting slots. Add "
+        "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
+        "config (e.g. slots: [\"mon-fri 09:00\"]).")
+
+
 def _next_free_slot(store, account: Account, zone, current: datetime,
                     existing: StoredThread | None) -> datetime:
     if not account.slots:
-        raise NoTimeError(
-            f"no time given, and account '{account.name}' has no posting slots. Add "
-            "--at WHEN (e.g. --at 'tomorrow 09:00'), or slots under the account in the "
-            "config (e.g. slots: [\"mon-fri 09:00\"]).")
+        raise _no_slots(account)
     taken = set(store.scheduled_times(account.name))
     if existing is not None and existing.scheduled_at is not None:
         taken.discard(existing.scheduled_at)  # its own slot is free for it
@@ -226,6 +238,7 @@ def reschedule(config: Config, thread_id: int, at: str, *,
         raise UsageError(f"that time is in the past ({describe(when, tz=zone, now=current)}). "
                          "Give a time to come.")
     with open_store(config) as store:
+        _refuse_settled(config, store.thread(thread_id), "reschedule", current)
         thread = store.schedule(thread_id, when, allowed=(
             ThreadStatus.QUEUED, ThreadStatus.MISSED, ThreadStatus.FAILED,
             ThreadStatus.CANCELLED, ThreadStatus.PARTIAL))
@@ -243,6 +256,7 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
     current = clock()
     with open_store(config) as store:
         thread = store.thread(thread_id)
+        _refuse_settled(config, thread, "retry", current)
         if thread.status is ThreadStatus.CANCELLED and not now:
             if thread.scheduled_at is None or thread.scheduled_at <= current:
                 due = (f" (it was due "
@@ -255,9 +269,62 @@ def retry(config: Config, thread_id: int, *, now: bool = False,
             kept = store.schedule(thread_id, thread.scheduled_at,
                                   allowed=(ThreadStatus.CANCELLED,))
             return kept, describe(thread.scheduled_at, tz=config.zone(), now=current)
+        _check_before_retry(config, thread)
         return store.schedule(thread_id, current, allowed=(
             ThreadStatus.FAILED, ThreadStatus.MISSED, ThreadStatus.PARTIAL,
             ThreadStatus.CANCELLED)), None
+
+
+def _refuse_settled(config: Config, thread: StoredThread, verb: str,
+                    current: datetime) -> None:
+    """``retry`` of a thread already queued, or ``retry``/``reschedule`` of one posted:
+    an error saying where the thread stands and what does what was meant (the
+    generic "cannot be scheduled" leaves the writer guessing)."""
+    shown = "DRAFT"
+    if not thread.draft_path.startswith("<"):
+        try:
+            shown = os.path.relpath(thread.draft_path)
+        except ValueError:  # another drive
+            shown = thread.draft_path
+    if thread.status is ThreadStatus.QUEUED and verb == "retry":
+        due = (f", for {describe(thread.scheduled_at, tz=config.zone(), now=current)}"
+               if thread.scheduled_at else "")
+        raise _WrongState(f"thread {thread.id} is queued already{due}: there is nothing to "
+                          f"retry. `threadbot reschedule {thread.id} --at WHEN` moves it.")
+    if thread.status is ThreadStatus.POSTED:
+        raise _WrongState(f"thread {thread.id} is posted ({thread.url}): there is nothing to "
+                          f"{verb}. To post the draft anew{_edit_first(thread)}: "
+                          f"`threadbot post {shown} --again` (or `threadbot queue {shown} "
+                          "--again`).")
+
+
+def _edit_first(thread: StoredThread) -> str:
+    """", edited first (...)" on a platform that refuses a text the account posted."""
+    from .platforms import spec
+
+    platform = spec(thread.platform)
+    if platform.duplicate_window is None:
+        return ""
+    return (f", edit it first ({platform.title} refuses a text the account already "
+            "posted)")
+
+
+def _check_before_retry(config: Config, thread: StoredThread) -> None:
+    """A thread of which nothing is up is posted from its draft as it is now: when that
+    draft fails its checks (gone, an image missing), retrying would only fail again at
+    once, so the draft's own error is raised, saying that nothing was queued."""
+    if (thread.status not in (ThreadStatus.FAILED, ThreadStatus.MISSED,
+                              ThreadStatus.CANCELLED)
+            or thread.draft_path.startswith("<") or _started(thread)
+            or not draft_changed(thread)):
+        return
+    try:
+        compose_queued(config, thread, fetch=False)
+    except ThreadbotError as error:
+        error.message = (f"{error.message} Thread {thread.id} was not queued again: fix the "
+                         f"draft, then `threadbot retry {thread.id}` (or `threadbot forget "
+                         f"{thread.id}` removes it from the list).")
+        raise
 
 
 def cancel(config: Config, thread_id: int) -> StoredThread:
@@ -265,6 +332,11 @@ def cancel(config: Config, thread_id: int) -> StoredThread:
     its time kept). Raises ``StateError`` for a thread posted, being posted or
     already cancelled."""
     with open_store(config) as store:
+        thread = store.thread(thread_id)
+        if thread.status is ThreadStatus.POSTED:
+            raise _WrongState(f"thread {thread_id} is posted ({thread.url}): there is nothing "
+                              f"to cancel. `threadbot delete {thread_id}` takes its posts "
+                              "down.")
         return store.cancel(thread_id)
 
 
@@ -322,12 +394,10 @@ def compose_queued(config: Config, thread: StoredThread, *, fetch: bool = True) 
     path = Path(thread.draft_path)
     if not path.exists():
         raise DraftError(f"the draft is gone: {thread.draft_path} was deleted or moved since "
-                         f"thread {thread.id} was queued. Put it back, or `threadbot cancel "
-                         f"{thread.id}`.")
+                         f"thread {thread.id} was queued. Put it back.")
     if not path.is_file():
         raise DraftError(f"{thread.draft_path} is no longer a regular file (a folder, pipe or "
-                         "device took its place), so it is not read. Put the draft back, or "
-                         f"`threadbot cancel {thread.id}`.")
+                         "device took its place), so it is not read. Put the draft back.")
     draft = read_draft(path)
     account = config.account(thread.account)
     overrides = thread.options.get("split") or {}
@@ -380,7 +450,7 @@ def draft_change(config: Config, thread: StoredThread) -> str | None:
     except ThreadbotError as error:
         return (f"the draft changed since it was queued and no longer passes its checks: "
                 f"{error} If it is not fixed by its time, the thread fails and nothing is "
-                "posted.")
+                f"posted (`threadbot cancel {thread.id}` takes it out of the queue).")
     moved = None
     if thread.scheduled_at is not None:
         try:

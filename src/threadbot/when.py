@@ -336,7 +336,7 @@ def _parse_when(raw: str, low: str, now: datetime, tz: ZoneInfo) -> datetime:
         if parsed_day is None and token in _WEEKDAYS:
             parsed_day = _WEEKDAYS[token]
         if parsed_day is None:
-            if token.isdigit() and len(tokens) <= 2:
+            if token.isdigit() and len([t for t in tokens if t != "at"]) <= 2:
                 raise _cannot_read(raw, f" Write the time as {int(token):02d}:00 or "
                                         f"{token}am/{token}pm.")
             if _parse_delay(token, raw) is not None:
@@ -357,7 +357,7 @@ def _parse_when(raw: str, low: str, now: datetime, tz: ZoneInfo) -> datetime:
         if clock is None:
             raise _in_the_past(raw)
     if clock is None:
-        raise _cannot_read(raw, " Add a time of day, e.g. 'tomorrow 09:00'."
+        raise _cannot_read(raw, f" Add a time of day, e.g. '{raw.strip()} 09:00'."
                            if day is not None else _spelling_hint(tokens))
 
     instant = _on_day(day, after, clock, today, now, tz)
