@@ -409,8 +409,25 @@ def test_every_link_of_the_draft_is_a_link_in_the_posts(chunks, numbering):
     assert sorted(set(linked)) == sorted(urls)
     for post in thread.posts:
         assert post.length <= thread.limit
+        assert post.text == post.text.strip()
         for k in post.links:
             assert post.text[k.start:k.end].strip() == post.text[k.start:k.end] != ""
+
+
+def test_a_link_text_holding_cjk_is_not_broken_beside_the_cjk():
+    # Found by the test above: the splitter may break after any CJK character, and did so
+    # inside a link kept whole, leaving a post that began with a space.
+    markdown = ("A 00A 0000A 0000000A A 0000A 0000000A 0000000A 0000000A 0000000A 00A 0000A "
+                "00000A 0000000A [U C𰷿E UY3ŊO I殺UUOI Oµ0S0EE𡆱 0000000A](https://example.org/"
+                "0/0) [0000A 00000A 000000〆 0000000A 0000000A 0000A](https://example.org/0/1) "
+                "[000A 0000000A 0000000A](https://example.org/0/2) [A A A 00A 0000000A "
+                "0000000A](https://example.org/0/3) 0000A 0000A 00000A 000000A 0000000A "
+                "0000000A A A 00A 00000A 000000A 0000000A.")
+    thread = threadbot.compose_text(markdown, platform="bluesky", config=Config())
+    for post in thread.posts:
+        assert post.text == post.text.strip()
+    texts = {post.text[k.start:k.end]: k.url for post in thread.posts for k in post.links}
+    assert texts["0000A 00000A 000000〆 0000000A 0000000A 0000A"] == "https://example.org/0/1"
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab 中🧵*_`[]()!<>#>-+=\\\n&;:/.\"'%1")) |

@@ -94,6 +94,7 @@ _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\u3000-\u303f\uff00-\uffe
 _NO_LINE_START = set("、。，．！？：；）」』】〕〉》〙〗’”ー…‥々ゝゞ・"
                      "ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ!?,.:;)]}%")
 _NO_LINE_END = set("「『（【〔〈《〘〖‘“([{")
+_LINK_JOINER = "\ufdd0"  # markdown.keep_links_whole's stand-in for a space in a link
 _TOKEN = regex.compile(r"[#＃@＠$][\w]+|\X")
 _SPACE_RUN = regex.compile(r"\S+")
 
@@ -135,7 +136,9 @@ def _atoms(text: str) -> list[tuple[int, int]]:
             urls.append((start, end))
     atoms: list[tuple[int, int]] = []
     for start, end in runs:
-        if _CJK.search(text, start, end):
+        # A link kept whole (its spaces replaced by ``markdown.keep_links_whole``'s
+        # stand-in) is one atom, even where it holds Chinese or Japanese.
+        if _CJK.search(text, start, end) and _LINK_JOINER not in text[start:end]:
             atoms.extend(_cjk_atoms(text, start, end, urls))
         else:
             atoms.append((start, end))
