@@ -559,8 +559,10 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     width = max([10, *(len(t.account) for t in threads)])
     click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<{width}} {'time':<20} "
                "title and URL")
+    from .preview import shown
+
     for t in threads:
-        title = t.title or config.shown_path(t.draft_path)
+        title = shown(t.title or config.shown_path(t.draft_path))
         # The time it is due, or the time it was last touched (e.g. posted).
         moment = t.scheduled_at if t.status.value in ("queued", "missed") else t.updated_at
         when = moment.astimezone(zone).strftime("%a %d %b %H:%M %Z") if moment else ""
@@ -589,7 +591,10 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
         return
-    click.echo(f"Thread {thread.id}: {thread.title or config.shown_path(thread.draft_path)}")
+    from .preview import shown
+
+    click.echo(f"Thread {thread.id}: "
+               f"{shown(thread.title or config.shown_path(thread.draft_path))}")
     who = f" ({thread.handle})" if thread.handle else ""
     click.echo(f"  status {thread.status.value}, account {thread.account}{who} on "
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
@@ -597,7 +602,7 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         click.echo(f"  {thread.url}")
     _show_queue_state(config, thread)
     if thread.last_error:
-        click.echo(f"  last error: {thread.last_error}")
+        click.echo(f"  last error: {shown(thread.last_error)}")
     for post in thread.posts:
         extra = f" id {post.remote_id}" if post.remote_id else ""
         attempts = f"{post.attempts} attempt{'s' if post.attempts != 1 else ''}"
@@ -609,12 +614,12 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         if post.remote_url:
             click.echo(f"      {post.remote_url}")
         if post.last_error and post.status.value != "posted":
-            click.echo(f"      last error: {post.last_error}")
-        for line in post.text.splitlines():
+            click.echo(f"      last error: {shown(post.last_error)}")
+        for line in shown(post.text).splitlines():
             click.echo(f"      {line}")
         for media in post.media:
-            click.echo(f"      [image] {_relative(media['path'])} "
-                       f"(alt: {media.get('alt') or 'none'})")
+            click.echo(f"      [image] {shown(_relative(media['path']))} "
+                       f"(alt: {shown(media.get('alt') or 'none')})")
 
 
 def _show_queue_state(config, thread) -> None:
@@ -1098,7 +1103,9 @@ def main(argv: list[str] | None = None) -> int:
     except ThreadbotError as error:
         label = ("Cannot post" if isinstance(error, MediaError) else
                  "Stopped" if error.exit_code == ExitCode.INTERRUPTED else "Error")
-        click.echo(f"{label}: {error}", err=True)
+        from .preview import shown  # a message may quote the draft: never run by the terminal
+
+        click.echo(f"{label}: {shown(str(error))}", err=True)
         return int(error.exit_code)
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
