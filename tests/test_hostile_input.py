@@ -172,3 +172,28 @@ def test_messages_quoting_a_draft_show_its_control_characters_escaped(capsys, is
     assert result.code == int(ExitCode.DRAFT)
     assert "\x1b" not in result.out + result.err
     assert "\\x1b[2JStill here." in result.err
+
+
+@pytest.mark.parametrize("replacement", ["fifo", "device"])
+def test_a_queued_draft_replaced_by_a_fifo_or_device_hangs_neither_list_nor_the_daemon(
+        capsys, writer, fake_x, replacement):
+    """`list`, `show` and the daemon read a queued thread's draft again (what changed,
+    what to post): a draft turned into a pipe or a device is named, never waited on."""
+    draft = writer / "drafts" / "d.md"
+    draft.write_text("A short thought, queued for later.\n", encoding="utf-8")
+    assert run_cli(capsys, "queue", "drafts/d.md", "--now").code == 0
+    draft.unlink()
+    if replacement == "fifo":
+        os.mkfifo(draft)
+    else:
+        draft.symlink_to("/dev/zero")
+    for args in (["list"], ["show", "1"], ["daemon", "--once"]):
+        done = subprocess.run([sys.executable, "-m", "threadbot", *args], cwd=writer,
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        assert "Traceback" not in done.stderr and "Unexpected" not in done.stderr, done.stderr
+        assert done.returncode == 0, (args, done.stderr)
+    (thread,) = json.loads(run_cli(capsys, "list", "--json").out)
+    assert thread["status"] == "failed", thread
+    assert "is no longer a regular file" in thread["note"], thread["note"]
+    assert fake_x.posts() == []
