@@ -70,6 +70,17 @@ def test_a_web_address_in_the_text_is_never_read_as_emphasis(url, platform):
     assert post.text == f"Read {url} and this {url}."
 
 
+@pytest.mark.parametrize("url", [
+    "www.example.com/_notes_", "example.org/*star*/x", "example.co.uk/a__b__c",
+    "en.wikipedia.org/wiki/Slow_(film)",
+])
+@pytest.mark.parametrize("platform", ["x", "mastodon", "bluesky"])
+def test_a_web_address_without_its_scheme_keeps_its_underscores_and_stars(url, platform):
+    # X links such an address as it stands: dropping a "_" would change where it leads.
+    (post,) = posts(f"*Read* {url} and _this_, *{url}*.", platform)
+    assert post.text == f"Read {url} and this, {url}."
+
+
 def test_three_dashes_right_under_a_paragraph_line_force_a_break_not_a_heading():
     assert sections("Para one\n---\nPara two") == ["Para one", "Para two"]
     assert [p.text for p in posts("Para one\n---\nPara two")] == ["Para one", "Para two"]
