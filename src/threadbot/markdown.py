@@ -186,6 +186,8 @@ _SPACED_IMAGE = re.compile(
     r"""!\[(?P<alt>(?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"""
     r"""\((?P<path>[^()<>"'\s][^()<>"'\n]*?)\s+(?:"[^"\n]*"|'[^'\n]*')\s*\)""")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# An absolute URI (RFC 3986: a scheme, then ':'): https://…, mailto:…
+_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S")
 
 
 def render(lines: Sequence[tuple[int, str]], *, source: str) -> list[RenderedSection]:
@@ -310,7 +312,10 @@ class _Renderer:
                         url, _SCHEME.sub("", url)):
                     start, _ = out.add(inner if child.markup in ("autolink", "linkify")
                                        else url)
-                elif "://" in inner:
+                elif "://" in inner or not _ABSOLUTE.match(url):
+                    # A relative address (notes.md, a footnote's text) is no link a
+                    # platform can follow, and Bluesky refuses it as a link: posted as
+                    # written, after the text, on every platform.
                     start, _ = out.add(f"{inner} ({url})")
                 else:
                     start, end = out.add(inner)
