@@ -146,13 +146,14 @@ def test_a_link_that_is_its_own_address_posts_the_address(written, posted, platf
         assert post.text == posted
 
 
-def test_bluesky_never_breaks_inside_a_short_link_text():
+@pytest.mark.parametrize("packing", ["paragraphs", "sentences", "compact"])
+def test_bluesky_never_breaks_inside_a_short_link_text(packing):
     # One long sentence: it must be cut between words, and the cut that makes the most
     # even posts falls right after "several" unless the link's text is kept whole.
     words = ["word"] * 40
     words[37:37] = ["[several", "words", "of", "link", "text", "here](https://example.org/x)"]
     draft = " ".join(words) + " " + " ".join(["more"] * 30) + "."
-    thread = threadbot.compose_text(draft, platform="bluesky", config=Config())
+    thread = threadbot.compose_text(draft, platform="bluesky", config=Config(), packing=packing)
     assert len(thread.posts) > 1
     holding = [p for p in thread.posts if p.links]
     assert len(holding) == 1
@@ -161,14 +162,15 @@ def test_bluesky_never_breaks_inside_a_short_link_text():
     assert link.url == "https://example.org/x"
 
 
+@pytest.mark.parametrize("packing", ["paragraphs", "sentences", "compact"])
 @pytest.mark.parametrize(("platform", "before"), [("x", 40), ("mastodon", 49)])
-def test_x_and_mastodon_keep_a_link_text_with_its_address(platform, before):
+def test_x_and_mastodon_keep_a_link_text_with_its_address(platform, before, packing):
     # Split as plain words, this sentence's best cut falls between the link's text and
-    # its address (X) or inside the text (Mastodon).
+    # its address (X) or inside the text (Mastodon), whatever the packing.
     words = ["word"] * before
     words[-3:-3] = ["[several", "words", "of", "link", "text", "here](https://example.org/x)"]
     draft = " ".join(words) + " " + " ".join(["more"] * 40) + "."
-    thread = threadbot.compose_text(draft, platform=platform, config=Config())
+    thread = threadbot.compose_text(draft, platform=platform, config=Config(), packing=packing)
     assert len(thread.posts) == 2
     holding = [p.text for p in thread.posts if "several" in p.text]
     assert len(holding) == 1
