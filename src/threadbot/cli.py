@@ -281,6 +281,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
+    _note_open_dotenv(config)
     as_json = options.pop("as_json")
     platform = options.pop("platform")
     plans = posting.prepare(config, draft, accounts=list(account), platform=platform,
@@ -669,6 +670,7 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
     from .schedule import queue_draft
 
     config = load_config(ctx.obj["config_path"])
+    _note_open_dotenv(config)
     as_json = options.pop("as_json")
     overrides = _overrides(options)
     results = queue_draft(config, draft, at=at, accounts=list(account), now=now, again=again,
@@ -882,9 +884,23 @@ def daemon_command(ctx: click.Context, once: bool, standby: bool) -> None:
     for handler in handlers:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
+    from .accounts import dotenv_warning
+
+    warning = dotenv_warning(config)
+    if warning:
+        logger.warning(warning)
     daemon = Daemon(config, once=once, standby=standby)
     daemon.install_signal_handlers()
     daemon.run()
+
+
+def _note_open_dotenv(config) -> None:
+    """On stderr (stdout may be --json): the .env holding keys can be read by others."""
+    from .accounts import dotenv_warning
+
+    warning = dotenv_warning(config)
+    if warning:
+        click.echo(f"Note: {warning}", err=True)
 
 
 def _relative(path: str) -> str:
