@@ -63,6 +63,7 @@ def write_writer_folder(folder: Path, base_url: str, credentials: dict[str, str]
         f"X_ACCESS_TOKEN_SECRET={credentials['access_token_secret']}\n",
         encoding="utf-8",
     )
+    (folder / "config" / ".env").chmod(0o600)  # as a writer keeps keys (else a note)
     return config
 
 

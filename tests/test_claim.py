@@ -173,6 +173,70 @@ def test_daemon_and_post_of_the_same_queued_thread_post_it_once(capsys, tmp_path
                 assert store.thread(thread_id).status is ThreadStatus.POSTED
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("dedup", [False, True], ids=["no-duplicate-check", "duplicate-check"])
+def test_post_and_queue_of_one_draft_at_once_make_one_thread(capsys, tmp_path, monkeypatch,
+                                                            dedup):
+    """`post` and `queue` of the same draft started together: whichever records first
+    holds the draft, the other is refused (busy or already posted), and after the
+    daemon has run every post is on the server once."""
+    with FakeX.running(duplicate_window=24 * 3600 if dedup else 0,
+                       user_post_cap_24h=None) as server:
+        for round_ in range(4):
+            folder = tmp_path / f"round-{round_}"
+            folder.mkdir()
+            write_writer_folder(folder, server.base_url, server.credentials())
+            texts = [f"Post or queue {round_}: point {i}, sent once." for i in range(1, 4)]
+            draft = write_draft(folder, "both", texts)
+            results = run_together(folder, [["post", draft, "--yes"],
+                                            ["queue", draft, "--now"]])
+            assert_clean(results)
+            codes = [code for code, _, _ in results]
+            assert set(codes) <= {0, ExitCode.BUSY, ExitCode.ALREADY_POSTED}, results
+            assert codes.count(0) >= 1, results
+            monkeypatch.chdir(folder)
+            daemon = run_cli(capsys, "daemon", "--once")
+            assert daemon.code == 0, daemon.err
+            assert_each_once(server, texts)
+            with Store(folder / "config" / "threadbot.db") as store:
+                threads = store.threads()
+            assert len(threads) == 1, [(t.id, t.status) for t in threads]
+            assert threads[0].status is ThreadStatus.POSTED
+
+
+def test_queue_refuses_a_thread_of_the_draft_recorded_since_it_looked(tmp_path):
+    """`queue` checks the draft's threads, then records its own: a thread another run
+    recorded in between (a `post` claiming it, or another `queue`) refuses the queued
+    one in the recording transaction."""
+    from datetime import UTC, datetime, timedelta
+
+    kwargs = dict(draft_path="/d.md", content_hash="h1", title=None, account="main",
+                  platform="mastodon", posts=[("one", []), ("two", [])])
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with Store(tmp_path / "t.db") as queue, Store(tmp_path / "t.db") as post:
+        seen = {t.id for t in queue.threads_for_draft("h1", "main")}
+        posting = post.add_thread(**kwargs, claim_for=process_owner("cli"))
+        with pytest.raises(BusyError) as refused:
+            queue.add_thread(**kwargs, scheduled_at=later, seen=seen)
+        # Being posted right now by a live run: busy, whether queue saw it or not.
+        assert f"right now as thread {posting}" in refused.value.message
+        with pytest.raises(BusyError):
+            queue.add_thread(**kwargs, scheduled_at=later, seen=seen | {posting})
+        post.set_thread_status(posting, ThreadStatus.POSTED)
+        with pytest.raises(AlreadyPostedError) as refused:
+            queue.add_thread(**kwargs, scheduled_at=later, seen=seen)
+        assert "--again" in refused.value.message
+        assert [t.id for t in queue.threads()] == [posting]
+        # Seen before (queue's own checks decided about it), or with --again: recorded.
+        queued = queue.add_thread(**kwargs, scheduled_at=later, seen=seen | {posting})
+        # Two queues at once: the second is refused.
+        with pytest.raises(BusyError) as refused:
+            post.add_thread(**kwargs, scheduled_at=later, seen=seen | {posting})
+        assert f"as thread {queued} (queued); nothing was queued" in refused.value.message
+        queue.add_thread(**kwargs, scheduled_at=later, seen=seen, again=True)
+        assert queue.thread(queued).status is ThreadStatus.QUEUED
+
+
 # ------------------------------------------------------------------ the claim itself
 
 

@@ -449,8 +449,22 @@ def test_accounts_check_checks_every_default_account_and_the_env_file_mode(capsy
     assert "main: signed in to X as @threadbot_test" in result.out
     assert "fedi: signed in to Mastodon as @threadbot_test@127.0.0.1" in result.out
     assert f"chmod 600 {Path('config') / '.env'}" in result.err
+    # post, queue and the daemon, which read the keys, say it too (on stderr: stdout
+    # may be --json).
+    draft = isolated / "d.md"
+    draft.write_text("A thought worth keeping private keys for.\n", encoding="utf-8")
+    posted = run_cli(capsys, "post", str(draft), "--account", "main", "--yes", "--json")
+    assert posted.code == 0, posted.err
+    json.loads(posted.out)
+    assert f"chmod 600 {Path('config') / '.env'}" in posted.err
+    queued = run_cli(capsys, "queue", str(draft), "--account", "fedi", "--at", "+1h")
+    assert queued.code == 0, queued.err
+    assert f"chmod 600 {Path('config') / '.env'}" in queued.err
     env.chmod(0o600)
     assert "chmod" not in run_cli(capsys, "accounts", "check").err
+    draft.write_text("Another thought, with the keys kept private.\n", encoding="utf-8")
+    assert "chmod" not in run_cli(capsys, "post", str(draft), "--account", "main",
+                                  "--yes").err
 
 
 def test_login_refuses_plain_http_and_a_server_that_is_not_mastodon(capsys, isolated,

@@ -3,6 +3,7 @@ no memory exhausted, no traceback (part of the hardening issue)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -119,3 +120,80 @@ def test_a_bad_webhook_url_is_refused_when_the_config_is_read(capsys, isolated, 
     assert result.code == int(ExitCode.CONFIG)
     assert "threadbot.yaml:3:" in result.err and said in result.err
     assert "s3cret" not in result.out + result.err
+
+
+# --- control characters: seen in the preview, never run by the terminal -------------------
+
+# An escape sequence writing to the clipboard (OSC 52), one clearing the screen, colour,
+# a bell, a backspace and a delete.
+CONTROLS = "Read me.\x1b]52;c;ZXZpbA==\x07 Then \x1b[2J\x1b[31mred\x1b[0m. Hidden\x08\x7f end."
+
+
+def test_control_characters_in_a_draft_are_shown_escaped_not_run(capsys, isolated):
+    (isolated / "d.md").write_text(f"---\ntitle: \"T\\e[5m\"\n---\n{CONTROLS}\n",
+                                   encoding="utf-8")
+    result = run_cli(capsys, "preview", "--platform", "mastodon", "d.md")
+    assert result.code == 0, result.err
+    assert not any(c in result.out + result.err for c in "\x1b\x07\x08\x7f"), result.out
+    assert "Read me.\\x1b]52;c;ZXZpbA==\\x07 Then \\x1b[2J\\x1b[31mred\\x1b[0m." in result.out
+    assert "Hidden\\x08\\x7f end." in result.out
+    assert "“T\\x1b[5m”" in result.out
+    # The posts themselves, and --json, keep the text as written.
+    data = json.loads(run_cli(capsys, "preview", "--json", "--platform", "mastodon",
+                              "d.md").out)
+    assert "\x1b[31mred" in data["posts"][0]["text"] and data["title"] == "T\x1b[5m"
+
+
+def test_the_terminal_preview_escapes_control_characters_too(isolated):
+    """The panel view (a terminal): rich, told not to colour, writes no control
+    character the draft held."""
+    import io
+
+    from rich.console import Console
+
+    import threadbot
+    from threadbot.preview import render_rich
+
+    thread = threadbot.compose_text(f"[Linked \x1b7 text](https://example.org/a). "
+                                    f"{CONTROLS}", platform="bluesky")
+    out = io.StringIO()
+    render_rich(thread, Console(file=out, color_system=None, width=80), cost=None)
+    assert thread.posts[0].links, "the link is kept"
+    assert not any(c in out.getvalue() for c in "\x1b\x07\x08\x7f"), out.getvalue()
+    assert "Linked \\x1b7 text" in out.getvalue()
+
+
+def test_messages_quoting_a_draft_show_its_control_characters_escaped(capsys, isolated):
+    """X refuses the repeated post; the message quoting it, printed on stderr, escapes
+    the control characters it quotes."""
+    (isolated / "d.md").write_text("\x1b[2JStill here.\n\n---\n\nBetween.\n\n---\n\n"
+                                   "\x1b[2JStill here.\n", encoding="utf-8")
+    result = run_cli(capsys, "preview", "--platform", "x", "d.md")
+    assert result.code == int(ExitCode.DRAFT)
+    assert "\x1b" not in result.out + result.err
+    assert "\\x1b[2JStill here." in result.err
+
+
+@pytest.mark.parametrize("replacement", ["fifo", "device"])
+def test_a_queued_draft_replaced_by_a_fifo_or_device_hangs_neither_list_nor_the_daemon(
+        capsys, writer, fake_x, replacement):
+    """`list`, `show` and the daemon read a queued thread's draft again (what changed,
+    what to post): a draft turned into a pipe or a device is named, never waited on."""
+    draft = writer / "drafts" / "d.md"
+    draft.write_text("A short thought, queued for later.\n", encoding="utf-8")
+    assert run_cli(capsys, "queue", "drafts/d.md", "--now").code == 0
+    draft.unlink()
+    if replacement == "fifo":
+        os.mkfifo(draft)
+    else:
+        draft.symlink_to("/dev/zero")
+    for args in (["list"], ["show", "1"], ["daemon", "--once"]):
+        done = subprocess.run([sys.executable, "-m", "threadbot", *args], cwd=writer,
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        assert "Traceback" not in done.stderr and "Unexpected" not in done.stderr, done.stderr
+        assert done.returncode == 0, (args, done.stderr)
+    (thread,) = json.loads(run_cli(capsys, "list", "--json").out)
+    assert thread["status"] == "failed", thread
+    assert "is no longer a regular file" in thread["note"], thread["note"]
+    assert fake_x.posts() == []

@@ -70,6 +70,17 @@ def test_a_web_address_in_the_text_is_never_read_as_emphasis(url, platform):
     assert post.text == f"Read {url} and this {url}."
 
 
+@pytest.mark.parametrize("url", [
+    "www.example.com/_notes_", "example.org/*star*/x", "example.co.uk/a__b__c",
+    "en.wikipedia.org/wiki/Slow_(film)",
+])
+@pytest.mark.parametrize("platform", ["x", "mastodon", "bluesky"])
+def test_a_web_address_without_its_scheme_keeps_its_underscores_and_stars(url, platform):
+    # X links such an address as it stands: dropping a "_" would change where it leads.
+    (post,) = posts(f"*Read* {url} and _this_, *{url}*.", platform)
+    assert post.text == f"Read {url} and this, {url}."
+
+
 def test_three_dashes_right_under_a_paragraph_line_force_a_break_not_a_heading():
     assert sections("Para one\n---\nPara two") == ["Para one", "Para two"]
     assert [p.text for p in posts("Para one\n---\nPara two")] == ["Para one", "Para two"]
@@ -135,13 +146,14 @@ def test_a_link_that_is_its_own_address_posts_the_address(written, posted, platf
         assert post.text == posted
 
 
-def test_bluesky_never_breaks_inside_a_short_link_text():
+@pytest.mark.parametrize("packing", ["paragraphs", "sentences", "compact"])
+def test_bluesky_never_breaks_inside_a_short_link_text(packing):
     # One long sentence: it must be cut between words, and the cut that makes the most
     # even posts falls right after "several" unless the link's text is kept whole.
     words = ["word"] * 40
     words[37:37] = ["[several", "words", "of", "link", "text", "here](https://example.org/x)"]
     draft = " ".join(words) + " " + " ".join(["more"] * 30) + "."
-    thread = threadbot.compose_text(draft, platform="bluesky", config=Config())
+    thread = threadbot.compose_text(draft, platform="bluesky", config=Config(), packing=packing)
     assert len(thread.posts) > 1
     holding = [p for p in thread.posts if p.links]
     assert len(holding) == 1
@@ -150,19 +162,39 @@ def test_bluesky_never_breaks_inside_a_short_link_text():
     assert link.url == "https://example.org/x"
 
 
+@pytest.mark.parametrize("packing", ["paragraphs", "sentences", "compact"])
 @pytest.mark.parametrize(("platform", "before"), [("x", 40), ("mastodon", 49)])
-def test_x_and_mastodon_keep_a_link_text_with_its_address(platform, before):
+def test_x_and_mastodon_keep_a_link_text_with_its_address(platform, before, packing):
     # Split as plain words, this sentence's best cut falls between the link's text and
-    # its address (X) or inside the text (Mastodon).
+    # its address (X) or inside the text (Mastodon), whatever the packing.
     words = ["word"] * before
     words[-3:-3] = ["[several", "words", "of", "link", "text", "here](https://example.org/x)"]
     draft = " ".join(words) + " " + " ".join(["more"] * 40) + "."
-    thread = threadbot.compose_text(draft, platform=platform, config=Config())
+    thread = threadbot.compose_text(draft, platform=platform, config=Config(), packing=packing)
     assert len(thread.posts) == 2
     holding = [p.text for p in thread.posts if "several" in p.text]
     assert len(holding) == 1
     assert "several words of link text here (https://example.org/x)" in holding[0]
     assert all(p.length <= thread.limit for p in thread.posts)
+
+
+@pytest.mark.parametrize(("written", "posted"), [
+    ("See [the notes](notes.md).", "See the notes (notes.md)."),
+    ("See [the page](/about#team).", "See the page (/about#team)."),
+    ("A claim[^1].\n\n[^1]: my-own-count", "A claim^1 (my-own-count)."),
+])
+@pytest.mark.parametrize("platform", ["x", "mastodon", "bluesky"])
+def test_a_link_to_a_relative_address_posts_text_and_address_and_links_nothing(
+        written, posted, platform):
+    # Bluesky refuses a link facet whose address is not an absolute URI.
+    (post,) = posts(written, platform)
+    assert post.text == posted and post.links == ()
+
+
+def test_a_link_with_any_scheme_is_still_a_link_on_bluesky():
+    (post,) = posts("[Write to me](mailto:writer@example.org).", "bluesky")
+    assert post.text == "Write to me."
+    assert [(k.start, k.end, k.url) for k in post.links] == [(0, 11, "mailto:writer@example.org")]
 
 
 def test_a_link_text_longer_than_half_a_post_may_be_cut_and_each_part_links():
@@ -312,9 +344,8 @@ def test_markdown_false_posts_the_body_as_written(tmp_path):
     assert [s.text for s in draft.sections] == [body.rstrip("\n")]
     assert [(i.path, i.alt) for i in draft.images] == [("d.png", "Desk")]
     assert threadbot.parse_draft(f"---\nmarkdown: true\n---\n{body}").sections[0].text == (
-        "I mean these asterisks, and these, not # and\nthis")
-    assert threadbot.parse_draft(f"---\nmarkdown: true\n---\n{body}").sections[0].links[0].url \
-        == "a-link"
+        "I mean these asterisks, and these, not (a-link) # and\nthis")  # a relative address
+    assert threadbot.parse_draft(f"---\nmarkdown: true\n---\n{body}").sections[0].links == ()
 
 
 def test_markdown_must_be_true_or_false(capsys, tmp_path):

@@ -412,6 +412,39 @@ def test_an_image_inside_the_folder_through_a_link_inside_it_is_fine(capsys, wri
     assert "outside" not in result.out and len(fake_x.posts()) == 1
 
 
+@pytest.mark.parametrize("runner", ["daemon", "post"])
+def test_a_link_swapped_to_a_file_outside_the_folder_after_queueing_is_not_posted(
+        capsys, writer, fake_x, runner):
+    """The image was a file inside the folder when the draft was queued (the record
+    keeps its path); replaced by a symbolic link to a private file before its time, the
+    thread is refused when it is to go out (the daemon, or `post` of the draft posting
+    the queued thread now), naming the file, and nothing is sent."""
+    from test_daemon import run_once
+
+    image = writer / "drafts" / "desk.png"
+    picture(image)
+    secret = writer.parent / "private" / "secret.png"
+    picture(secret)
+    (writer / "drafts" / "d.md").write_text("Look.\n\n![A desk](desk.png)\n",
+                                            encoding="utf-8")
+    clean(run_cli(capsys, "queue", "drafts/d.md", "--now"), ExitCode.OK)
+    image.unlink()
+    image.symlink_to(secret)
+    if runner == "post":
+        clean(run_cli(capsys, "post", "drafts/d.md", "--yes"), ExitCode.MEDIA,
+              "d.md:3:", "outside the writer's folder", str(secret))
+        assert fake_x.posts() == []
+        return
+    done = run_once(writer)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert fake_x.posts() == []
+    assert json.loads(run_cli(capsys, "list", "--json").out)[0]["status"] == "failed"
+    shown = run_cli(capsys, "show", "1")
+    assert "now outside the writer's folder" in shown.out, shown.out
+    assert str(secret) in shown.out
+
+
 @pytest.mark.parametrize("value", ["yes please", "1", "[true]"])
 def test_allow_outside_folder_must_be_true_or_false(capsys, isolated, value):
     config(isolated, f"images:\n  allow_outside_folder: {value}\n")

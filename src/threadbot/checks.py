@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .draft import Image
 from .errors import DraftError, MediaError
-from .media import _size, image_format
+from .media import _size, image_format, outside_folder
 from .platforms import Limits, spec
 
 if TYPE_CHECKING:
@@ -319,12 +319,15 @@ def check_thread_ledger(store: Store, thread: Thread, account: str, *, again: bo
 
 
 def check_stored(store: Store, thread: StoredThread, *, limits: Limits | None = None,
-                 now: datetime | None = None) -> list[Fault]:
+                 now: datetime | None = None, folder: Path | None = None,
+                 allow_outside: bool = False) -> list[Fault]:
     """The checks that can change between queueing and posting, for a recorded thread
     (``store.StoredThread``) about to be published: its posts still to send against
     the ledger (other threads posted meanwhile) and against its own posts; and each
     image still there, readable and within the platform's rules (its server's
-    ``limits`` when known)."""
+    ``limits`` when known), and, given the writer's ``folder``, still inside it
+    (symbolic links followed: a link swapped after queueing), unless
+    ``allow_outside`` (the config's ``images: allow_outside_folder``)."""
     from .store import PostStatus
 
     texts = [post.text for post in thread.posts]
@@ -342,6 +345,13 @@ def check_stored(store: Store, thread: StoredThread, *, limits: Limits | None = 
             path = Path(media["path"])
             where = f"{source}: post {post.position}: image '{path}'"
             problem = _file_problem(path, where, thread.platform, rules, None)
+            if problem is None and folder is not None and not allow_outside:
+                real = outside_folder(path, folder)
+                if real is not None:
+                    problem = (f"{where} is now outside the writer's folder ({folder}): the "
+                               f"file is {real}. Copy it into the folder, or set 'images: "
+                               "allow_outside_folder: true' in the config to post it from "
+                               "there.")
             if problem:
                 faults.append(Fault("image", problem, (post.position,)))
     return faults

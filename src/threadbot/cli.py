@@ -282,6 +282,7 @@ def post_command(ctx: click.Context, draft: str, account: tuple[str, ...], yes: 
     from . import posting
 
     config = load_config(ctx.obj["config_path"])
+    _note_open_dotenv(config)
     as_json = options.pop("as_json")
     platform = options.pop("platform")
     plans = posting.prepare(config, draft, accounts=list(account), platform=platform,
@@ -595,8 +596,10 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     width = max([10, *(len(t.account) for t in threads)])
     click.echo(f"{'id':>4}  {'status':<9} {'posts':>7} {'account':<{width}} {'time':<20} "
                "title and URL")
+    from .preview import shown
+
     for t in threads:
-        title = t.title or config.shown_path(t.draft_path)
+        title = shown(t.title or config.shown_path(t.draft_path))
         # The time it is due (a cancelled one: the time it had, which `retry` brings it
         # back for), or the time it was last touched (e.g. posted).
         moment = (t.scheduled_at if t.status.value in ("queued", "missed", "cancelled")
@@ -631,7 +634,10 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(posting.thread_summary(thread), ensure_ascii=False, indent=2))
         return
-    click.echo(f"Thread {thread.id}: {thread.title or config.shown_path(thread.draft_path)}")
+    from .preview import shown
+
+    click.echo(f"Thread {thread.id}: "
+               f"{shown(thread.title or config.shown_path(thread.draft_path))}")
     who = f" ({thread.handle})" if thread.handle else ""
     click.echo(f"  status {thread.status.value}, account {thread.account}{who} on "
                f"{thread.platform}, {thread.posted_count} of {len(thread.posts)} posts up")
@@ -640,7 +646,7 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
     shown_note = _show_queue_state(config, thread)
     # The note of a failed thread already holds its error: not said twice.
     if thread.last_error and thread.last_error not in (shown_note or ""):
-        click.echo(f"  last error: {thread.last_error}")
+        click.echo(f"  last error: {shown(thread.last_error)}")
     for post in thread.posts:
         extra = f" id {post.remote_id}" if post.remote_id else ""
         attempts = f"{post.attempts} attempt{'s' if post.attempts != 1 else ''}"
@@ -652,12 +658,12 @@ def show_command(ctx: click.Context, thread_id: int, as_json: bool) -> None:
         if post.remote_url:
             click.echo(f"      {post.remote_url}")
         if post.last_error and post.status.value != "posted":
-            click.echo(f"      last error: {post.last_error}")
-        for line in post.text.splitlines():
+            click.echo(f"      last error: {shown(post.last_error)}")
+        for line in shown(post.text).splitlines():
             click.echo(f"      {line}")
         for media in post.media:
-            click.echo(f"      [image] {_relative(media['path'])} "
-                       f"(alt: {media.get('alt') or 'none'})")
+            click.echo(f"      [image] {shown(_relative(media['path']))} "
+                       f"(alt: {shown(media.get('alt') or 'none')})")
 
 
 def _show_queue_state(config, thread) -> str | None:
@@ -711,6 +717,7 @@ def queue_command(ctx: click.Context, draft: str, at: str | None, account: tuple
     from .schedule import queue_draft
 
     config = load_config(ctx.obj["config_path"])
+    _note_open_dotenv(config)
     as_json = options.pop("as_json")
     overrides = _overrides(options)
     results = queue_draft(config, draft, at=at, accounts=list(account), now=now, again=again,
@@ -962,9 +969,23 @@ def daemon_command(ctx: click.Context, once: bool, standby: bool) -> None:
     for handler in handlers:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
+    from .accounts import dotenv_warning
+
+    warning = dotenv_warning(config)
+    if warning:
+        logger.warning(warning)
     daemon = Daemon(config, once=once, standby=standby)
     daemon.install_signal_handlers()
     daemon.run()
+
+
+def _note_open_dotenv(config) -> None:
+    """On stderr (stdout may be --json): the .env holding keys can be read by others."""
+    from .accounts import dotenv_warning
+
+    warning = dotenv_warning(config)
+    if warning:
+        click.echo(f"Note: {warning}", err=True)
 
 
 def _relative(path: str) -> str:
@@ -1186,7 +1207,9 @@ def main(argv: list[str] | None = None) -> int:
     except ThreadbotError as error:
         label = ("Cannot post" if isinstance(error, MediaError) else
                  "Stopped" if error.exit_code == ExitCode.INTERRUPTED else "Error")
-        click.echo(f"{label}: {error}", err=True)
+        from .preview import shown  # a message may quote the draft: never run by the terminal
+
+        click.echo(f"{label}: {shown(str(error))}", err=True)
         return int(error.exit_code)
     except click.exceptions.Exit as exit_:
         return exit_.exit_code

@@ -355,8 +355,10 @@ class Daemon:
 
         # What may have changed since the thread was queued (another thread posted the
         # same text, an image moved): refused here, before anything is sent.
-        faults = [fault for fault in check_stored(store, thread, limits=self._limits(store,
-                                                                                      thread))
+        faults = [fault for fault in check_stored(
+                      store, thread, limits=self._limits(store, thread),
+                      folder=self.config.writer_folder,
+                      allow_outside=self.config.images_outside_folder)
                   if fault.blocking]
         if faults:
             more = len(faults) - 1

@@ -87,6 +87,9 @@ def _parser():
     md.linkify = _WebAddresses()
     # Nor are the underscores of a @mention or #hashtag (@_jane_ is a handle on X).
     md.inline.ruler.before("emphasis", "handle", _handle)
+    # Nor the "_" and "*" of a web address written without its scheme (example.org/_a_,
+    # www.example.com/*x*), which X links as it stands: dropping them changes the link.
+    md.inline.ruler.before("emphasis", "bare_address", _bare_address)
     # Addresses as the writer wrote them (markdown-it would percent-encode every
     # non-ASCII character); only a space, which would end the link when posted, is encoded.
     md.normalizeLink = lambda url: url.replace(" ", "%20")
@@ -109,6 +112,44 @@ def _handle(state, silent: bool) -> bool:
     if not silent:
         state.pending += match[0]
     state.pos = match.end()
+    return True
+
+
+_LONGEST_LINK = 8192
+
+
+def _bare_address(state, silent: bool) -> bool:
+    """Inline rule: a ``_`` or ``*`` inside a web address without a scheme (found as
+    X finds links, in the whitespace-delimited word around it) is text, as written."""
+    pos = state.pos
+    if state.src[pos] not in "_*":
+        return False
+    src = state.src
+    # The word's addresses are found once (a word of many "_" is read in linear time),
+    # and a word longer than the longest link (8,192) is no address.
+    seen = state.env.get("_bare_address")
+    if seen is not None and seen[0] == id(src) and seen[1] <= pos < seen[2]:
+        start, spans = seen[1], seen[3]
+    else:
+        start = pos
+        while start > 0 and not src[start - 1].isspace():
+            start -= 1
+        end = pos
+        while end < state.posMax and not src[end].isspace():
+            end += 1
+        word = src[start:end] if end - start <= _LONGEST_LINK else ""
+        if not word or "." not in word or "://" in word:
+            spans = []  # no address, or one linkify reads whole
+        else:
+            from .counting import find_urls
+
+            spans = find_urls(word, "x")
+        state.env["_bare_address"] = (id(src), start, end, spans)
+    if not any(a <= pos - start < b for a, b in spans):
+        return False
+    if not silent:
+        state.pending += src[pos]
+    state.pos = pos + 1
     return True
 
 
@@ -145,6 +186,8 @@ _SPACED_IMAGE = re.compile(
     r"""!\[(?P<alt>(?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"""
     r"""\((?P<path>[^()<>"'\s][^()<>"'\n]*?)\s+(?:"[^"\n]*"|'[^'\n]*')\s*\)""")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# An absolute URI (RFC 3986: a scheme, then ':'): https://…, mailto:…
+_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S")
 
 
 def render(lines: Sequence[tuple[int, str]], *, source: str) -> list[RenderedSection]:
@@ -269,7 +312,10 @@ class _Renderer:
                         url, _SCHEME.sub("", url)):
                     start, _ = out.add(inner if child.markup in ("autolink", "linkify")
                                        else url)
-                elif "://" in inner:
+                elif "://" in inner or not _ABSOLUTE.match(url):
+                    # A relative address (notes.md, a footnote's text) is no link a
+                    # platform can follow, and Bluesky refuses it as a link: posted as
+                    # written, after the text, on every platform.
                     start, _ = out.add(f"{inner} ({url})")
                 else:
                     start, end = out.add(inner)

@@ -356,7 +356,9 @@ def _publisher(config: Config, thread_id: int, on_event: Callable[[Event], None]
         account = config.account(stored.account)
         if check:
             refuse(check_stored(store, stored,
-                                limits=account_limits(config, account, fetch=False)))
+                                limits=account_limits(config, account, fetch=False),
+                                folder=config.writer_folder,
+                                allow_outside=config.images_outside_folder))
         with client_for(config, account) as client:
             yield store, Publisher(store, client, config.posting, on_event=on_event)
 

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TextIO
 
 from .thread import Thread, money
 
 PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
+
+# Control characters (C0 but the line break and tab, DEL, C1): a terminal acts on them
+# (an escape sequence recolours, moves the cursor, retitles the window, even writes to
+# the clipboard), so a draft holding them would rewrite the preview it is checked in.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """``text`` as the preview displays it: each control character (ESC, BEL, a
+    carriage return, …; not the line break or tab) written as its escape, ``\\x1b``,
+    so that what the draft holds is seen, never run by the terminal. The posts and the
+    ``--json`` output keep the text as it is."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _count(n: int, word: str) -> str:
@@ -69,19 +83,19 @@ def render_json(thread: Thread, out: TextIO) -> None:
 
 def render_plain(thread: Thread, out: TextIO, *, cost: str | None, dry_run: bool = True) -> None:
     total = len(thread.posts)
-    out.write(headline(thread) + "\n")
+    out.write(shown(headline(thread)) + "\n")
     settings = options_line(thread)
     if settings:
-        out.write(settings + "\n")
+        out.write(shown(settings) + "\n")
     for post in thread.posts:
         over = "  OVER THE LIMIT" if post.length > thread.limit else ""
         out.write(f"\n--- post {post.index}/{total} · {post.length}/{thread.limit}{over} ---\n")
-        out.write(post.text + "\n")
+        out.write(shown(post.text) + "\n")
         for media in post.media:
-            out.write(f"  [image] {media.path}\n")
-            out.write(f"          alt: {media.alt or '(none)'}\n")
+            out.write(f"  [image] {shown(media.path)}\n")
+            out.write(f"          alt: {shown(media.alt) or '(none)'}\n")
         for link in post.links:  # Bluesky: the text itself is the link
-            out.write(f"  [link] {post.text[link.start:link.end]} → {link.url}\n")
+            out.write(f"  [link] {shown(post.text[link.start:link.end])} → {shown(link.url)}\n")
     _notes_plain(thread, out, cost, dry_run)
 
 
@@ -89,11 +103,11 @@ def _notes_plain(thread: Thread, out: TextIO, cost: str | None, dry_run: bool) -
     if thread.warnings:
         out.write("\nWarnings:\n")
         for warning in thread.warnings:
-            out.write(f"  ! {warning}\n")
+            out.write(f"  ! {shown(warning)}\n")
     if thread.errors:
         out.write("\nProblems to fix before posting:\n")
         for error in thread.errors:
-            out.write(f"  x {error}\n")
+            out.write(f"  x {shown(error)}\n")
     out.write("\n")
     if cost:
         out.write(cost + "\n")
@@ -110,8 +124,8 @@ def _media_table(media):
     table.add_column(style="dim", no_wrap=True)
     table.add_column()
     table.add_row("", "")
-    table.add_row("image:", Text(media.path, style="cyan"))
-    table.add_row("alt:", Text(media.alt or "(none: add a description)",
+    table.add_row("image:", Text(shown(media.path), style="cyan"))
+    table.add_row("alt:", Text(shown(media.alt) or "(none: add a description)",
                                style="italic" if media.alt else "red"))
     return table
 
@@ -124,16 +138,23 @@ def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = Tr
     from rich.text import Text
 
     total = len(thread.posts)
-    console.print(Text(headline(thread), style="bold"))
+    console.print(Text(shown(headline(thread)), style="bold"))
     settings = options_line(thread)
     if settings:
-        console.print(Text(settings, style="dim"))
+        console.print(Text(shown(settings), style="dim"))
     for post in thread.posts:
         colour = "red" if post.length > thread.limit else (
             "yellow" if post.length > thread.limit * 0.95 else "green")
-        body = Text(post.text)  # Text, not markup: a writer's [brackets] stay as written
+        # Text, not markup: a writer's [brackets] stay as written. Built piece by piece,
+        # since showing a control character lengthens the text before a link.
+        body = Text()
+        done = 0
         for link in post.links:  # Bluesky: the text itself is the link
-            body.stylize(f"underline link {link.url}", link.start, link.end)
+            body.append(shown(post.text[done:link.start]))
+            body.append(shown(post.text[link.start:link.end]),
+                        style=f"underline link {shown(link.url)}")
+            done = link.end
+        body.append(shown(post.text[done:]))
         body = Group(body, *(_media_table(m) for m in post.media))
         console.print(Panel(
             body,
@@ -144,9 +165,9 @@ def render_rich(thread: Thread, console, *, cost: str | None, dry_run: bool = Tr
             width=min(console.width, 72),
         ))
     for warning in thread.warnings:
-        console.print(Text("! ", style="yellow bold") + Text(warning))
+        console.print(Text("! ", style="yellow bold") + Text(shown(warning)))
     for error in thread.errors:
-        console.print(Text("✗ ", style="red bold") + Text(error))
+        console.print(Text("✗ ", style="red bold") + Text(shown(error)))
     if cost:
         console.print(Text(cost))
     if dry_run:

@@ -83,7 +83,13 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
             raise _no_slots(target)  # with no record yet, nothing is queued to keep its time
     results = []
     with open_store(config) as store:
+        # What each account's checks saw: a thread of the draft recorded after them (by a
+        # `post` or `queue` started at the same moment) refuses this one when it is
+        # recorded (``Store.add_thread``), never two threads of one draft.
+        seen: dict[str, set[int]] = {}
         for target, thread in threads:
+            seen[target.name] = {t.id for t in store.threads_for_draft(thread.content_hash,
+                                                                         target.name)}
             earlier = earlier_thread(store, thread, target.name)
             if earlier is not None and earlier.status is ThreadStatus.POSTED and not again:
                 raise AlreadyPostedError(
@@ -112,7 +118,7 @@ def queue_draft(config: Config, draft_path: str, *, at: str | None = None,
             plans.append((target, thread, existing, when, kept))
         for target, thread, existing, when, kept in plans:
             results.append(_record(store, thread, target, existing, when, zone, current,
-                                   overrides, kept))
+                                   overrides, kept, seen=None if again else seen[target.name]))
     return results
 
 
@@ -144,7 +150,8 @@ def _when(store, draft, target: Account, existing: StoredThread | None, *, at: s
 
 
 def _record(store, thread, target: Account, existing: StoredThread | None, when: datetime,
-            zone, current: datetime, overrides: dict, kept: bool) -> Queued:
+            zone, current: datetime, overrides: dict, kept: bool,
+            seen: set[int] | None = None) -> Queued:
     options = _stored_options(thread, overrides)
     shown = describe(when, tz=zone, now=current)
     warnings = tuple(thread.warnings)
@@ -155,7 +162,8 @@ def _record(store, thread, target: Account, existing: StoredThread | None, when:
     thread_id = store.add_thread(draft_path=draft_location(thread.source),
                                  content_hash=thread.content_hash, title=thread.title,
                                  account=target.name, platform=thread.platform,
-                                 posts=post_rows(thread), scheduled_at=when, options=options)
+                                 posts=post_rows(thread), scheduled_at=when, options=options,
+                                 seen=seen)
     return Queued(store.thread(thread_id), False, shown, warnings)
 
 

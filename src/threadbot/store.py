@@ -21,7 +21,7 @@ import os
 import socket
 import sqlite3
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -497,7 +497,7 @@ class Store:
                    account: str, platform: str, posts: list[tuple],
                    scheduled_at: datetime | None = None,
                    options: dict | None = None, claim_for: str | None = None,
-                   again: bool = False) -> int:
+                   again: bool = False, seen: Collection[int] | None = None) -> int:
         """Record a thread and its posts (text, media[, links]) in one transaction; returns its id.
         With ``scheduled_at`` it is queued for the daemon. ``options`` are its post
         settings (visibility, language, content warning).
@@ -508,7 +508,13 @@ class Store:
         atomic step, so two runs started together never both post it. Raises
         ``BusyError`` when another live process is posting this draft to the account
         (or recorded it a moment ago), and ``AlreadyPostedError`` when it is posted,
-        unless ``again`` (then only a thread being posted right now stops it)."""
+        unless ``again`` (then only a thread being posted right now stops it).
+
+        With ``seen`` (the ids of this draft's threads on the account that the caller
+        saw when it checked, ``queue``), a thread of the draft recorded since by another
+        run (a ``post`` or ``queue`` started at the same moment) refuses the new one in
+        the same transaction: ``AlreadyPostedError`` when that one is posted, else
+        ``BusyError``; never two threads of one draft (unless ``again``)."""
         stamp = _iso(now_utc())
         status = ThreadStatus.QUEUED if scheduled_at else ThreadStatus.PENDING
         if claim_for is not None:
@@ -516,6 +522,8 @@ class Store:
         with self.transaction() as db:
             if claim_for is not None:
                 self._check_unclaimed(db, content_hash, account, claim_for, again=again)
+            elif seen is not None and not again:
+                self._check_unseen(db, content_hash, account, set(seen))
             try:
                 cursor = db.execute(
                     "INSERT INTO threads (draft_path, content_hash, title, account, platform, "
@@ -554,6 +562,31 @@ class Store:
             raise BusyError(
                 f"another threadbot run recorded this draft for account '{account}' a "
                 f"moment ago, as thread {row['id']} ({row['status']}); nothing was sent "
+                f"by this one. `threadbot show {row['id']}` says where it stands.")
+
+    def _check_unseen(self, db: sqlite3.Connection, content_hash: str, account: str,
+                      seen: set[int]) -> None:
+        """Inside a write transaction: refuse to queue a thread of this draft on this
+        account while another live process is posting one (seen or not: it will be
+        posted in a moment), or when another run recorded one since the caller looked
+        (``seen``)."""
+        rows = db.execute(
+            "SELECT id, status, claimed_by, account FROM threads WHERE content_hash = ? "
+            "AND account = ? AND status != ? ORDER BY id DESC",
+            (content_hash, account, ThreadStatus.DELETED.value)).fetchall()
+        self._release_stale(db, rows, "", exclude=None)
+        for row in rows:
+            if row["id"] in seen:
+                continue
+            if row["status"] == ThreadStatus.POSTED.value:
+                thread = self.thread(row["id"])  # same connection: inside this transaction
+                raise AlreadyPostedError(
+                    f"this draft was just posted to account '{account}' by another threadbot "
+                    f"run (thread {row['id']}: {thread.url}); nothing was queued by this one. "
+                    "To queue it again on purpose, add --again.")
+            raise BusyError(
+                f"another threadbot run recorded this draft for account '{account}' a "
+                f"moment ago, as thread {row['id']} ({row['status']}); nothing was queued "
                 f"by this one. `threadbot show {row['id']}` says where it stands.")
 
     @staticmethod
