@@ -670,6 +670,7 @@ def _show_queue_state(config, thread) -> str | None:
     """For a thread with a time: when (local and UTC), the draft's changes since it
     was queued, why it waits, and the same draft's threads for other accounts.
     Returns the thread's note when it was shown."""
+    from .preview import shown
     from .schedule import draft_change, siblings
     from .store import now_utc
     from .when import describe
@@ -688,7 +689,7 @@ def _show_queue_state(config, thread) -> str | None:
         click.echo(f"  The posts below are as queued; `threadbot preview "
                    f"{_relative(thread.draft_path)}` shows them as the draft is now.")
     if thread.note:
-        click.echo(f"  {thread.note}")
+        click.echo(f"  {shown(thread.note)}")
     for other in siblings(config, thread):
         click.echo(f"  also queued for account '{other.account}' as thread {other.id}")
     return thread.note
