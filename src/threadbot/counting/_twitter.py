@@ -184,11 +184,11 @@ def url_entities(text: str) -> list[tuple[int, int, int, bool]]:
         return []
     _, _, tco = _url_regexes()
     urls: list[list] = []
-    for before, start, protocol, domain_start, domain_end, tail in _x_scanner().finditer(text):
-        end = tail.end()
+    for before, start, protocol, domain_start, domain_end, end, path in _x_scanner().finditer(
+        text
+    ):
         url = text[start:end]
         domain = text[domain_start:domain_end]
-        path = tail.group(2)
         py_ok, js_ok = _url_validity(url, protocol, domain)
         if not (py_ok or js_ok):
             continue
@@ -217,9 +217,14 @@ def url_entities(text: str) -> list[tuple[int, int, int, bool]]:
     return [tuple(u) for u in urls]  # type: ignore[misc]
 
 
+def _heavy(text: str) -> int:
+    """How many code points of ``text`` weigh 2 (counted without a list of them)."""
+    return _HEAVY.subn("", text)[1]
+
+
 def _weight(text: str) -> int:
     """Sum of per-code-point weights, in units (not scaled)."""
-    return len(text) + len(_HEAVY.findall(text))
+    return len(text) + _heavy(text)
 
 
 def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
@@ -233,7 +238,7 @@ def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
     else:
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-        heavy = len(_HEAVY.findall(text))
+        heavy = _heavy(text)
         total = len(text) + heavy
         # Every counted emoji holds a 2-unit code point except (c) and (r) alone, so
         # most text (e.g. English with curly quotes) skips the costly emoji search.
@@ -273,7 +278,7 @@ def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
 #    longest domain that reaches it through valid labels ends (what the regex's greedy
 #    ``subdomain*`` with backtracking settles on);
 # 3. starts are then tried in text order, as ``finditer`` does, each answered in O(1);
-#    the port, path and query after a domain are matched by the regex's own tail.
+#    the port, path and query after a domain are matched by the regex's own parts.
 # tests/test_counting_linear.py checks it against the regex on adversarial strings.
 
 _LOOKAHEAD = "(?=[^0-9a-zA-Z@+-]|$)"
@@ -385,8 +390,8 @@ class UrlScanner:
 
     ``protocol`` is the protocol regex without its group; ``optional`` whether a URL
     may lack one. ``finditer(text)`` yields ``(before, url_start, protocol, domain_start,
-    domain_end, tail)`` per match in text order, ``tail`` the match of the port, path
-    and query (groups 1, 2, 3) ending where the URL ends.
+    domain_end, url_end, path)`` per match in text order (``path``: the regex's group 7,
+    ``None`` when there is none).
     """
 
     def __init__(self, protocol: str, optional: bool, path_chars: str, path_ending: str,
@@ -397,11 +402,26 @@ class UrlScanner:
             f"(?:(?:{path_chars}*(?:{parens}{path_chars}*)*{ending})"
             f"|(?:{'@' if at_path else ''}{path_chars}+/))"
         )
-        self._tail = re.compile(
-            f"(?::([0-9]+))?(\\/{path}*)?(\\?{query_chars}*{query_ending})?", re.IGNORECASE)
+        # The port, path and query are optional and each greedy, and what follows each
+        # always matches: matched one after the other they give what the regex gives.
+        self._port = re.compile(":[0-9]+")
+        self._path = re.compile(f"\\/{path}*", re.IGNORECASE)
+        self._query = re.compile(f"\\?{query_chars}*{query_ending}", re.IGNORECASE)
         self._protocol = re.compile(protocol, re.IGNORECASE)
         self._optional = optional
         self._preceding = re.compile(_PRECEDING, re.IGNORECASE)
+
+    def _tail(self, text: str, pos: int) -> tuple[int, str | None]:
+        """(end of the URL, its path or ``None``) for a domain ending at ``pos``."""
+        m = self._port.match(text, pos)
+        if m:
+            pos = m.end()
+        path = None
+        m = self._path.match(text, pos)
+        if m:
+            path, pos = m.group(), m.end()
+        m = self._query.match(text, pos)
+        return (m.end() if m else pos), path
 
     def finditer(self, text: str):  # noqa: ANN201 - an iterator of tuples
         hits = {m.start() + 1: m.end() - m.start() - 1 for m in _tld_hit().finditer(text)}
@@ -455,30 +475,27 @@ class UrlScanner:
                     if m:
                         end = domain_end(m.end())
                         if end is not None:
-                            tail = self._tail.match(text, end)
-                            yield "", 0, m.group(), m.end(), end, tail
-                            pos = tail.end()
+                            pos, path = self._tail(text, end)
+                            yield "", 0, m.group(), m.end(), end, pos, path
                             continue
                     elif self._optional:
                         end = domain_end(0)
                         if end is not None:
-                            tail = self._tail.match(text, end)
-                            yield "", 0, None, 0, end, tail
-                            pos = tail.end()
+                            pos, path = self._tail(text, end)
+                            yield "", 0, None, 0, end, pos, path
                             continue
             if proto and (cand is None or proto[0] < cand[0]):
                 i, p, plen, end = proto
-                tail = self._tail.match(text, end)
-                yield text[i], p, text[p:p + plen], p + plen, end, tail
+                pos, path = self._tail(text, end)
+                yield text[i], p, text[p:p + plen], p + plen, end, pos, path
             elif cand is not None:
                 i, r = cand
                 cached = None
                 end = ranges[r][2]
-                tail = self._tail.match(text, end)
-                yield text[i], i + 1, None, i + 1, end, tail
+                pos, path = self._tail(text, end)
+                yield text[i], i + 1, None, i + 1, end, pos, path
             else:
                 return
-            pos = tail.end()
 
 
 def ascii_domains(text: str, start: int, stop: int) -> list[tuple[int, int]]:
