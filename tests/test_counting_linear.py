@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import run_cli
 from threadbot.counting import find_urls, measure
 from threadbot.counting._graphemes import _mastodon_regexes, _mastodon_scanner
 from threadbot.counting._twitter import _url_regexes, _x_scanner, ascii_domains, url_entities
-from helpers import run_cli
 
 PIECES = [
     *"a.-_ @#/:?=()!,x1\n", "com", "co", "jp", "COM", "Co", "org", "http://", "https://",
