@@ -116,3 +116,20 @@ def test_200kb_dotted_draft_previews(tmp_path, capsys) -> None:
                    for post in posts)
     assert body.replace(".", "").replace("a", "") == ""
     assert body.count("a") == 100_000
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(st.sampled_from([*"a1#!.,)( \n", "日", "・", "\u00ad", "🙂", "\u0301"]),
+               max_size=30))
+def test_bluesky_tag_trailing_punctuation_cut_as_the_app(tag: str) -> None:
+    import regex
+
+    from threadbot.counting._bluesky import _LEADING_PUNCTUATION
+
+    cut = tag[: len(tag) - _LEADING_PUNCTUATION.match(tag[::-1]).end()]
+    assert cut == regex.sub(r"\p{P}+\Z", "", tag)  # detection.ts: /\p{P}+$/gu
+
+
+def test_bluesky_long_punctuated_tag() -> None:
+    text = "#a" + "!" * 20_000 + "b https://example.com/x"
+    assert measure(text, "bluesky") == len(text) - len("https://")
