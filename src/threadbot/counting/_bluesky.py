@@ -40,7 +40,9 @@ _URL = re.compile(
 _TAG = regex.compile(
     rf"(^|[{_WS}])[#\uff03]((?!\ufe0f)[^{_WS}{_ZERO_WIDTH}]*"
     rf"[^0-9{_WS}\p{{P}}{_ZERO_WIDTH}]+[^{_WS}{_ZERO_WIDTH}]*)?")
-_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+\Z")
+# Matched on the reversed tag: ``\p{P}+$`` searched forwards retries at every
+# punctuation mark, quadratic in "#a!!!…!b" (issue #11).
+_LEADING_PUNCTUATION = regex.compile(r"\p{P}*")
 _CASHTAG = re.compile(rf"(^|[{_WS}]|\()\$([A-Za-z][A-Za-z0-9]{{0,4}})"
                       rf"(?=[{_WS}]|\Z|[.,;:!?)\"'\u2019])")
 _MAX_TAG_GRAPHEMES = 64
@@ -106,7 +108,8 @@ def _detect(text: str) -> list[Span]:
         tag = match.group(2)
         if not tag:
             continue
-        tag = _TRAILING_PUNCTUATION.sub("", tag.strip())
+        tag = tag.strip()
+        tag = tag[: len(tag) - _LEADING_PUNCTUATION.match(tag[::-1]).end()]
         if not tag or (len(tag) > _MAX_TAG_GRAPHEMES and _graphemes(tag) > _MAX_TAG_GRAPHEMES):
             continue
         start = match.start() + len(match.group(1))

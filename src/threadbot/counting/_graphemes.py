@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from ._twitter import _url_regexes, build_url_regex
+from ._twitter import UrlScanner, _url_regexes, build_url_regex
 
 MASTODON_URL_LENGTH = 23
 BLUESKY_MAX_BYTES = 3000
@@ -57,6 +57,7 @@ _UCHARS = (
     "\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd\U000e1000-\U000efffd"
     "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
 )
+_PROTOCOL = "(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://"
 _PATH_CHARS = r"[^\s<>()?]"
 _PATH_ENDING = r"[^\s()?!*\"'「」<>;:=,.$%\[\]~&|@]"
 _QUERY_CHARS = f"[a-z0-9!?*'();:&=+$/%#\\[\\]\\-_.,~|@\\^{_UCHARS}]"
@@ -69,18 +70,20 @@ def _mastodon_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[st
     # The protocol is optional in Mastodon's regex, but the validator extracts with
     # extract_url_without_protocol: false, so only URLs with one are discounted.
     url = build_url_regex(
-        "((?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://)",
-        _PATH_CHARS,
-        _PATH_ENDING,
-        _QUERY_CHARS,
-        _QUERY_ENDING,
-        at_path=False,
+        f"({_PROTOCOL})", _PATH_CHARS, _PATH_ENDING, _QUERY_CHARS, _QUERY_ENDING, at_path=False
     )
     # Account::MENTION_RE: (?<![=/[:word:]])@((USERNAME_RE)(?:@[[:word:].-]+[[:word:]]+)?)
     mention = re.compile(
         r"(?<![=/\w])@(([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w.-]+\w+)?)", re.IGNORECASE
     )
     return url, mention, _url_regexes()[2]
+
+
+@cache
+def _mastodon_scanner() -> UrlScanner:
+    return UrlScanner(
+        _PROTOCOL, False, _PATH_CHARS, _PATH_ENDING, _QUERY_CHARS, _QUERY_ENDING, at_path=False
+    )
 
 
 _END_MENTION = re.compile(r"[@＠\xC0-\xD6\xD8-\xF6\xF8-\xFF\u0100-\u024F]|://")
@@ -92,12 +95,12 @@ def mastodon_entities(text: str, url_length: int = MASTODON_URL_LENGTH
     (a URL as ``url_length`` characters, the instance's ``characters_reserved_per_url``)."""
     if ":" not in text and "@" not in text:
         return []
-    url_re, mention_re, tco = _mastodon_regexes()
+    _, mention_re, tco = _mastodon_regexes()
     found: list[tuple[int, int, str]] = []
     if ":" in text:
-        for m in url_re.finditer(text):
-            start, end = m.start(3), m.end(3)
-            tm = tco.search(m.group(3))
+        # _mastodon_regexes()[0] in linear time (see UrlScanner)
+        for _, start, _, _, _, end, _ in _mastodon_scanner().finditer(text):
+            tm = tco.search(text[start:end])
             if tm:
                 end = start + tm.end()
             found.append((start, end, "x" * url_length))

@@ -128,6 +128,14 @@ def _url_regexes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     return extract_url, ascii_domain, tco
 
 
+@cache
+def _x_scanner() -> UrlScanner:
+    """twitter-text's ``extractUrl`` (protocol optional), in linear time."""
+    return UrlScanner(
+        "https?:\\/\\/", True, _TW_PATH_CHARS, _TW_PATH_ENDING, _TW_QUERY_CHARS, _TW_QUERY_ENDING
+    )
+
+
 def _idna_length(domain: str) -> int | None:
     try:
         return len(domain.encode("idna"))
@@ -140,7 +148,7 @@ _JS_SEPARATORS = re.compile("[\u3002\uff0e\uff61]")
 
 def _js_idna_ok(domain: str) -> bool:
     """twitter-text JS ``idna.toAscii`` (lib/idna.js + punycode.js) accepts ``domain``."""
-    if domain.startswith("xn--") and not _url_regexes()[1].search(domain):
+    if domain.startswith("xn--") and not ascii_domains(domain, 0, len(domain)):
         return False
     for label in domain.split("."):
         parts = [
@@ -174,12 +182,13 @@ def url_entities(text: str) -> list[tuple[int, int, int, bool]]:
     """
     if not _URL_HINT.search(text):
         return []
-    extract_url, ascii_domain, tco = _url_regexes()
+    _, _, tco = _url_regexes()
     urls: list[list] = []
-    for m in extract_url.finditer(text):
-        before, url, protocol, domain, path = m.group(2, 3, 4, 5, 7)
-        end = m.end()
-        start = end - len(url)
+    for before, start, protocol, domain_start, domain_end, end, path in _x_scanner().finditer(
+        text
+    ):
+        url = text[start:end]
+        domain = text[domain_start:domain_end]
         py_ok, js_ok = _url_validity(url, protocol, domain)
         if not (py_ok or js_ok):
             continue
@@ -188,8 +197,8 @@ def url_entities(text: str) -> list[tuple[int, int, int, bool]]:
             if before and before in "-_./":
                 continue
             last: list | None = None
-            for dm in ascii_domain.finditer(domain):
-                last = [start + dm.start(), start + dm.end(), dm.end() - dm.start(), certain]
+            for ds, de in ascii_domains(text, domain_start, domain_end):
+                last = [ds, de, de - ds, certain]
                 urls.append(last)
             if last is None:
                 continue
@@ -208,9 +217,14 @@ def url_entities(text: str) -> list[tuple[int, int, int, bool]]:
     return [tuple(u) for u in urls]  # type: ignore[misc]
 
 
+def _heavy(text: str) -> int:
+    """How many code points of ``text`` weigh 2 (counted without a list of them)."""
+    return _HEAVY.subn("", text)[1]
+
+
 def _weight(text: str) -> int:
     """Sum of per-code-point weights, in units (not scaled)."""
-    return len(text) + len(_HEAVY.findall(text))
+    return len(text) + _heavy(text)
 
 
 def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
@@ -224,7 +238,7 @@ def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
     else:
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-        heavy = len(_HEAVY.findall(text))
+        heavy = _heavy(text)
         total = len(text) + heavy
         # Every counted emoji holds a 2-unit code point except (c) and (r) alone, so
         # most text (e.g. English with curly quotes) skips the costly emoji search.
@@ -250,3 +264,280 @@ def weighted_length(text: str, *, emoji_parsing: bool = True) -> int:
         total += cost - _weight(text[start:stop])
         pos = stop
     return total
+
+
+# --- Linear-time URL scanning -------------------------------------------------------
+# The extractor regex above, run with ``finditer``, retries at every position and its
+# ``subdomain*`` walks the whole chain of dot-separated labels each time before giving
+# up: "a.a.a…" and a long run of CJK after a dot cost time quadratic in their length.
+# ``UrlScanner`` finds the same matches (same spans, same groups) in linear time:
+# 1. every TLD after a dot is found once (a trie of the ASCII TLDs, so each dot costs
+#    a few steps instead of ~1,500 alternatives);
+# 2. only the runs of domain characters that hold such a TLD are looked at: split at
+#    the dots into labels, a right-to-left pass gives, for every label, where the
+#    longest domain that reaches it through valid labels ends (what the regex's greedy
+#    ``subdomain*`` with backtracking settles on);
+# 3. starts are then tried in text order, as ``finditer`` does, each answered in O(1);
+#    the port, path and query after a domain are matched by the regex's own parts.
+# tests/test_counting_linear.py checks it against the regex on adversarial strings.
+
+_LOOKAHEAD = "(?=[^0-9a-zA-Z@+-]|$)"
+_PUNYCODE = r"(?:xn--[\-0-9a-z]+)"
+_DOMAIN_CHAR = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
+_PRECEDING = f"(?:[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}])"
+
+
+def _trie(words: list[str]) -> str:
+    """A regex matching exactly ``words`` (a set; order is irrelevant), factored as a trie."""
+    root: dict = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = "(?:" + "|".join(alts) + ")"
+        return body + "?" if "" in node else body
+
+    return emit(root)
+
+
+@cache
+def _tld_hit() -> re.Pattern[str]:
+    """``\\.`` then what the extractor's ``(?:gtld|cctld|punycode)`` matches there.
+
+    An ASCII TLD matches only where it is the whole run of ``[0-9a-zA-Z@+-]`` after the
+    dot (its lookahead), so at most one can, and a trie finds it. The TLDs with other
+    letters keep their order (one may be a prefix of another, e.g. भारत and भारतम्).
+    Neither kind can match where the other does (asserted below), and punycode comes
+    last, as in the extractor.
+    """
+    tlds = [
+        t for name in ("generic", "country")
+        for t in (_DATA / f"tld_{name}.txt").read_text(encoding="utf-8").split()
+    ]
+    ascii_tlds = [t for t in tlds if t.isascii()]
+    other = [t for t in tlds if not t.isascii()]
+    lowered = {t.lower() for t in ascii_tlds}
+    # A non-ASCII TLD whose ASCII head is itself a TLD could match where it does.
+    assert not any(re.match("[a-z0-9-]*", t).group() in lowered for t in other)
+    return re.compile(
+        f"\\.(?:{_trie(sorted(lowered))}{_LOOKAHEAD}"
+        f"|(?:{'|'.join(other)}){_LOOKAHEAD}|{_PUNYCODE})",
+        re.IGNORECASE,
+    )
+
+
+@cache
+def _scan_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(runs of domain characters and dots, a preceding character before a label start)."""
+    segment = re.compile(f"(?:{_DOMAIN_CHAR}|[_.\\-])+", re.IGNORECASE)
+    start = re.compile(f"{_PRECEDING}(?=[^_\\-])", re.IGNORECASE)
+    return segment, start
+
+
+def _domain_ranges(text: str, hits: dict[int, int]) -> list[tuple[int, int, int]]:
+    """Sorted ``(lo, hi, end)``: a domain starting at any domain character in
+    ``text[lo:hi]`` ends at ``end``; nowhere else does one start."""
+    segment, _ = _scan_regexes()
+    ranges: list[tuple[int, int, int]] = []
+    keys = sorted(hits)
+    k = 0
+    for seg in segment.finditer(text):
+        a, b = seg.span()
+        while k < len(keys) and keys[k] < a:
+            k += 1
+        if k == len(keys):
+            break
+        if keys[k] >= b:
+            continue
+        pieces = text[a:b].split(".")
+        bounds = []
+        s = a
+        for piece in pieces:
+            bounds.append((s, s + len(piece), piece))
+            s += len(piece) + 1
+        last = len(pieces) - 1
+        found: list[tuple[int, int, int]] = []
+        best: int | None = None  # for a label chain continuing into piece j + 1
+        for j in range(last, -1, -1):
+            s, e, piece = bounds[j]
+            ends_ok = j < last and bool(piece) and piece[-1] not in "_-"
+            own = hits.get(e + 1) if ends_ok else None
+            if ends_ok:
+                under = piece.rfind("_")
+                if best is not None:
+                    found.append((s, e, best))
+                elif own is not None:
+                    found.append((s + under + 1, e, e + 1 + own))
+                whole_ok = piece[0] not in "_-"
+                if not whole_ok:
+                    best = None
+                elif best is None and own is not None and under < 0:
+                    best = e + 1 + own
+            else:
+                best = None
+        ranges.extend(reversed(found))
+    return ranges
+
+
+class UrlScanner:
+    """``build_url_regex(...).finditer`` in linear time (see the comment above).
+
+    ``protocol`` is the protocol regex without its group; ``optional`` whether a URL
+    may lack one. ``finditer(text)`` yields ``(before, url_start, protocol, domain_start,
+    domain_end, url_end, path)`` per match in text order (``path``: the regex's group 7,
+    ``None`` when there is none).
+    """
+
+    def __init__(self, protocol: str, optional: bool, path_chars: str, path_ending: str,
+                 query_chars: str, query_ending: str, at_path: bool = True) -> None:
+        parens = f"\\((?:{path_chars}+|(?:{path_chars}*\\({path_chars}+\\){path_chars}*))\\)"
+        ending = f"{path_ending}|(?:{parens})"
+        path = (
+            f"(?:(?:{path_chars}*(?:{parens}{path_chars}*)*{ending})"
+            f"|(?:{'@' if at_path else ''}{path_chars}+/))"
+        )
+        # The port, path and query are optional and each greedy, and what follows each
+        # always matches: matched one after the other they give what the regex gives.
+        self._port = re.compile(":[0-9]+")
+        self._path = re.compile(f"\\/{path}*", re.IGNORECASE)
+        self._query = re.compile(f"\\?{query_chars}*{query_ending}", re.IGNORECASE)
+        self._protocol = re.compile(protocol, re.IGNORECASE)
+        self._optional = optional
+        self._preceding = re.compile(_PRECEDING, re.IGNORECASE)
+
+    def _tail(self, text: str, pos: int) -> tuple[int, str | None]:
+        """(end of the URL, its path or ``None``) for a domain ending at ``pos``."""
+        m = self._port.match(text, pos)
+        if m:
+            pos = m.end()
+        path = None
+        m = self._path.match(text, pos)
+        if m:
+            path, pos = m.group(), m.end()
+        m = self._query.match(text, pos)
+        return (m.end() if m else pos), path
+
+    def finditer(self, text: str):  # noqa: ANN201 - an iterator of tuples
+        hits = {m.start() + 1: m.end() - m.start() - 1 for m in _tld_hit().finditer(text)}
+        if not hits:
+            return
+        ranges = _domain_ranges(text, hits)
+        if not ranges:
+            return
+        los = [r[0] for r in ranges]
+        import bisect
+
+        def domain_end(u: int) -> int | None:
+            i = bisect.bisect_right(los, u) - 1
+            if i >= 0 and u < ranges[i][1] and text[u] not in "_-":
+                return ranges[i][2]
+            return None
+
+        protocols = []  # (i, url start, protocol length, domain end)
+        for m in self._protocol.finditer(text):
+            p = m.start()
+            end = domain_end(m.end())
+            if end is not None and p and self._preceding.match(text, p - 1):
+                protocols.append((p - 1, p, m.end() - p, end))
+        _, start_re = _scan_regexes()
+        pos, ri, pi = 0, 0, 0
+        cached: tuple[int, int] | None = None  # (i, range index) found and not yet used
+        first = True
+        while True:
+            cand = None
+            if self._optional:
+                if cached is not None and cached[0] >= pos:
+                    cand = cached
+                else:
+                    cached = None
+                    while ri < len(ranges):
+                        lo, hi, _ = ranges[ri]
+                        if hi > pos + 1:
+                            m = start_re.search(text, max(lo, pos + 1) - 1, hi)
+                            if m:
+                                cand = cached = (m.start(), ri)
+                                break
+                        ri += 1
+            while pi < len(protocols) and protocols[pi][0] < pos:
+                pi += 1
+            proto = protocols[pi] if pi < len(protocols) else None
+            if first:
+                first = False
+                if not ((cand and cand[0] == 0) or (proto and proto[0] == 0)):
+                    # Position 0 without a preceding character (the regex's ``^``).
+                    m = self._protocol.match(text)
+                    if m:
+                        end = domain_end(m.end())
+                        if end is not None:
+                            pos, path = self._tail(text, end)
+                            yield "", 0, m.group(), m.end(), end, pos, path
+                            continue
+                    elif self._optional:
+                        end = domain_end(0)
+                        if end is not None:
+                            pos, path = self._tail(text, end)
+                            yield "", 0, None, 0, end, pos, path
+                            continue
+            if proto and (cand is None or proto[0] < cand[0]):
+                i, p, plen, end = proto
+                pos, path = self._tail(text, end)
+                yield text[i], p, text[p:p + plen], p + plen, end, pos, path
+            elif cand is not None:
+                i, r = cand
+                cached = None
+                end = ranges[r][2]
+                pos, path = self._tail(text, end)
+                yield text[i], i + 1, None, i + 1, end, pos, path
+            else:
+                return
+
+
+def ascii_domains(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    """Spans of ``valid_ascii_domain.finditer(text[start:stop])`` (absolute offsets), in
+    linear time: same label-chain reasoning as ``_domain_ranges``."""
+    hits = {m.start() + 1: m.end() - m.start() - 1
+            for m in _tld_hit().finditer(text, start, stop)}
+    if not hits:
+        return []
+    non_label = _non_ascii_label()
+    pieces = text[start:stop].split(".")
+    bounds = []
+    s = start
+    for piece in pieces:
+        bounds.append((s, s + len(piece), piece))
+        s += len(piece) + 1
+    last = len(pieces) - 1
+    results: list[tuple[int, int, int] | None] = [None] * len(pieces)
+    best: int | None = None
+    for j in range(last, -1, -1):
+        s, e, piece = bounds[j]
+        if j == last or not piece:
+            best = None
+            continue
+        m = non_label.search(piece[::-1])
+        tail_start = e - m.start() if m else s
+        own = hits.get(e + 1)
+        end = best if best is not None else (e + 1 + own if own is not None else None)
+        if tail_start < e and end is not None:
+            results[j] = (tail_start, e, end)
+        best = end if m is None else None
+    spans = []
+    pos = start
+    for r in results:
+        if r is None or r[1] <= pos:
+            continue
+        s = max(pos, r[0])
+        spans.append((s, r[2]))
+        pos = r[2]
+    return spans
+
+
+@cache
+def _non_ascii_label() -> re.Pattern[str]:
+    return re.compile(f"[^\\-a-z0-9{_LATIN_ACCENT_CHARS}]", re.IGNORECASE)
