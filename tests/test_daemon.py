@@ -852,3 +852,16 @@ def test_24h_cap_postpones_the_thread_without_hammering(capsys, isolated, fake_x
     assert "rate limit" in lines[row + 1] and when in lines[row + 1], listed.out
     row_json = json.loads(run_cli(capsys, "list", "--json").out)[0]
     assert row_json["status"] == "partial" and when in row_json["note"]
+
+
+def test_daemon_run_twice_in_one_process_logs_each_line_once(capsys, isolated, fake_x):
+    """The library API may run the daemon several times in one process (as the property
+    test does): each run logs its lines once, never through an earlier run's handler."""
+    from helpers import run_cli
+
+    write_config(isolated, fake_x)
+    for _ in range(3):
+        result = run_cli(capsys, "daemon", "--once")
+        assert result.code == 0, result.err
+        assert result.err.count("daemon started") == 1, result.err
+        assert "Logging error" not in result.err

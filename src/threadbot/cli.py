@@ -975,9 +975,16 @@ def daemon_command(ctx: click.Context, once: bool, standby: bool) -> None:
     warning = dotenv_warning(config)
     if warning:
         logger.warning(warning)
-    daemon = Daemon(config, once=once, standby=standby)
-    daemon.install_signal_handlers()
-    daemon.run()
+    try:
+        daemon = Daemon(config, once=once, standby=standby)
+        daemon.install_signal_handlers()
+        daemon.run()
+    finally:
+        # Run again in the same process (the library API, tests), the daemon must not
+        # log once per earlier run, nor to a stream or file closed since.
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def _note_open_dotenv(config) -> None:
