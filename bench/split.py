@@ -25,8 +25,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
+# The quality bar's reference, one definition for both scripts (bench/ is on sys.path).
+from split_quality import greedy_sentence_posts
+
 import threadbot
-from threadbot.split import Break, classify
 
 ROOT = Path(__file__).resolve().parents[1]
 DRAFTS = sorted((ROOT / "drafts").glob("*.md"))
@@ -66,38 +68,6 @@ def speed(sizes: dict[str, int], runs: int) -> None:
         tracemalloc.stop()
         print(f"{label:>8} {natural:>9.3f}s {sentences:>9.3f}s {compact:>9.3f}s {wrap:>9.3f}s "
               f"{natural / wrap:>16.1f}x {peak:>8.1f}")
-
-
-def greedy_sentence_posts(text: str, measure, limit: int) -> int:
-    """Posts needed packing whole sentences greedily (the quality bar's reference);
-    a sentence too long for one post is packed word by word."""
-    atoms, classes = classify(text)
-    sentences, start = [], atoms[0][0]
-    for i, cls in enumerate(classes):
-        if cls >= Break.SENTENCE:
-            sentences.append(text[start:atoms[i][1]])
-            start = atoms[i + 1][0]
-    sentences.append(text[start:atoms[-1][1]])
-    posts, current = 0, ""
-    for sentence in sentences:
-        candidate = f"{current} {sentence}" if current else sentence
-        if measure(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            posts += 1
-        current = ""
-        if measure(sentence) <= limit:
-            current = sentence
-            continue
-        for word in sentence.split():
-            candidate = f"{current} {word}" if current else word
-            if measure(candidate) <= limit:
-                current = candidate
-            else:
-                posts += 1
-                current = word
-    return posts + 1
 
 
 def quality(paths: list[Path]) -> None:

@@ -53,3 +53,21 @@ def age_ledger(folder, *, days: int) -> None:
             older = datetime.fromisoformat(posted_at) - timedelta(days=days)
             db.execute("UPDATE posts SET posted_at = ? WHERE id = ?",
                        (older.isoformat(), post_id))
+
+
+def queued_id(capsys, path: str, *args: str) -> int:
+    """`threadbot queue PATH --json ARGS`, which must succeed: the new thread's id."""
+    import json
+
+    result = run_cli(capsys, "queue", path, "--json", *args)
+    assert result.code == 0, result.err
+    return json.loads(result.out)["id"]
+
+
+def shown_json(capsys, thread_id: int) -> dict:
+    """`threadbot show ID --json`, which must succeed."""
+    import json
+
+    result = run_cli(capsys, "show", str(thread_id), "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import age_ledger, run_cli
+from helpers import age_ledger, queued_id, run_cli, shown_json
 from threadbot.errors import ExitCode
 
 HEAD = "---\ntitle: Edited\nbreak: paragraph\n---\n"
@@ -29,16 +29,8 @@ def write(folder: Path, name: str, *paragraphs: str) -> str:
     return f"drafts/{name}"
 
 
-def queue(capsys, path: str, *args: str) -> int:
-    result = run_cli(capsys, "queue", path, "--json", *args)
-    assert result.code == 0, result.err
-    return json.loads(result.out)["id"]
-
-
-def shown(capsys, thread_id: int) -> dict:
-    result = run_cli(capsys, "show", str(thread_id), "--json")
-    assert result.code == 0, result.err
-    return json.loads(result.out)
+queue = queued_id
+shown = shown_json
 
 
 def listed(capsys) -> dict[int, dict]:

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from helpers import age_ledger, run_cli
+from helpers import age_ledger, queued_id, run_cli, shown_json
 from test_queue_edits import due_now, run_daemon_once
 from threadbot.errors import ExitCode
 
@@ -52,16 +52,8 @@ def test_an_editor_that_cannot_start_is_no_bug_and_says_what_to_do(capsys, write
     assert "open drafts/d.md yourself" in edited.err
 
 
-def queue(capsys, path: str, *args: str) -> int:
-    result = run_cli(capsys, "queue", path, "--json", *args)
-    assert result.code == 0, result.err
-    return json.loads(result.out)["id"]
-
-
-def shown(capsys, thread_id: int) -> dict:
-    result = run_cli(capsys, "show", str(thread_id), "--json")
-    assert result.code == 0, result.err
-    return json.loads(result.out)
+queue = queued_id
+shown = shown_json
 
 
 def test_a_thread_failed_for_its_draft_names_forget_and_retry_waits_for_the_fix(
