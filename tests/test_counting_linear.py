@@ -20,8 +20,21 @@ from hypothesis import strategies as st
 
 from helpers import run_cli
 from threadbot.counting import find_urls, measure
-from threadbot.counting._graphemes import _mastodon_regexes, _mastodon_scanner
-from threadbot.counting._twitter import _url_regexes, _x_scanner, ascii_domains, url_entities
+from threadbot.counting._graphemes import (
+    _PATH_CHARS,
+    _PATH_ENDING,
+    _mastodon_regexes,
+    _mastodon_scanner,
+)
+from threadbot.counting._twitter import (
+    _TW_PATH_CHARS,
+    _TW_PATH_ENDING,
+    PathMatcher,
+    _url_regexes,
+    _x_scanner,
+    ascii_domains,
+    url_entities,
+)
 
 PIECES = [
     *"a.-_ @#/:?=()!,x1\n", "com", "co", "jp", "COM", "Co", "org", "http://", "https://",
@@ -66,6 +79,58 @@ def test_ascii_domains_is_the_regex(domain: str) -> None:
     assert ascii_domains(text, 2, 2 + len(domain)) == [(s + 2, e + 2) for s, e in expected]
 
 
+# URL paths: ``PathMatcher`` against the path regex it replaces (twitter-text's
+# ``validUrlPath``, repeated), on paths of parenthesis groups (nested, unbalanced,
+# empty), brackets, punctuation that may not end a path, CJK, accents, characters that
+# case-insensitive matching folds to ASCII, and long runs of any of them.
+PATH_PIECES = [
+    *"()[]a.,!?;:'\"*=+-_#/@~|&%$<> \n", "(a)", "((a))", "(a(b)c)", "(a)(b)", "()", "(日)",
+    "(.)", "(a(b))", "((", "))", "日", "本", "é", "а", "K", "ſ", "\u2013", "「", "」",
+    "\u3000", "@a/", "a/", "..", ").",
+]
+paths = st.lists(st.tuples(st.sampled_from(PATH_PIECES), st.integers(1, 12)), max_size=25).map(
+    lambda parts: "/" + "".join(piece * n for piece, n in parts)
+)
+
+
+@pytest.mark.parametrize("scanner", [_x_scanner, _mastodon_scanner], ids=["x", "mastodon"])
+@settings(max_examples=4000, deadline=None)
+@given(path=paths, before=st.sampled_from(["", "a.com", "(a)", "日"]))
+def test_path_matcher_is_the_path_regex(scanner, path: str, before: str) -> None:
+    matcher = scanner().path
+    text = before + path + " x"
+    for pos in range(len(before), len(text)):  # every start, '/' or not
+        m = matcher.regex.match(text, pos)
+        assert matcher.end(text, pos) == (m.end() if m else None)
+
+
+# Classes where the third alternative (``@chars+/``) can win, which X's and Mastodon's
+# cannot ('/' is an ending character for both, so the first alternative wins first).
+@pytest.mark.parametrize(("chars", "ending", "at_path"), [
+    ("[a-z@]", "[a-z]", True), ("[a-z@./]", "[a]", True), ("[^\\s()/]", "[.a]", False),
+])
+@settings(max_examples=1000, deadline=None)
+@given(path=paths)
+def test_path_matcher_on_other_classes(chars: str, ending: str, at_path: bool, path: str
+                                       ) -> None:
+    matcher = PathMatcher(chars, ending, at_path)
+    for pos in range(len(path)):
+        m = matcher.regex.match(path, pos)
+        assert matcher.end(path, pos) == (m.end() if m else None)
+
+
+@pytest.mark.parametrize(("chars", "ending"), [(_TW_PATH_CHARS, _TW_PATH_ENDING),
+                                               (_PATH_CHARS, _PATH_ENDING)], ids=["x", "mastodon"])
+def test_path_ending_characters_are_path_characters(chars: str, ending: str) -> None:
+    # PathMatcher relies on it (an ending character outside a run would end a path
+    # the regex's way only if it were also a path character).
+    import re
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert re.search(f"(?!{chars}){ending}", every, re.IGNORECASE) is None
+    assert re.search(chars, "()", re.IGNORECASE) is None
+
+
 twitter_text = pytest.importorskip("twitter_text")
 
 
@@ -86,7 +151,28 @@ LONG = [  # (text of size n, its X length), checked at a size the reference hand
     (lambda n: "a." * n + "b_c.com", lambda n: 2 * n + 7),  # chains end at an invalid label
     (lambda n: "a.co " * n, lambda n: 24 * n),  # n URLs of 23
     (lambda n: "see https://" + "a." * n + "com", lambda n: 4 + 23 if n < 2040 else 15 + 2 * n),
+    # A path of n parenthesis groups; over 4,096 characters it is not a URL for X.
+    (lambda n: "see http://a.com/" + "(a)" * n + " end",
+     lambda n: 4 + 23 + 4 if n <= 1361 else 21 + 3 * n),
 ]
+
+
+url_paths = st.tuples(
+    st.sampled_from(["see http://a.com/", "https://t.co/", "a.jp/", "x http://日本.jp:80/"]),
+    paths.map(lambda path: path[1:]),
+    st.sampled_from(["", " end", "?q=1", ".", ")", "\nnext"]),
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(url_paths)
+def test_url_paths_match_the_reference(text: str) -> None:
+    assert measure(text) >= twitter_text.parse_tweet(text).weightedLength
+    nfc = unicodedata.normalize("NFC", text)
+    if nfc != text or "\r" in text or any(not ok for *_, ok in url_entities(nfc)):
+        return  # as in test_adversarial_urls_match_the_reference
+    ref = twitter_text.extract_urls_with_indices(text)
+    assert find_urls(text) == sorted(tuple(u["indices"]) for u in ref)
 
 
 @pytest.mark.parametrize(("make", "length"), LONG)
@@ -98,6 +184,8 @@ def test_long_inputs_count_as_the_reference(make, length) -> None:
 
 
 def test_mastodon_and_bluesky_long_inputs() -> None:
+    groups = "see http://a.com/" + "(a)" * 20_000 + " end"
+    assert measure(groups, "mastodon") == len("see ") + 23 + len(" end")
     text = "see http://" + "a." * 3000 + "com and " + "x." + "日" * 3000
     assert measure(text, "mastodon") == len("see ") + 23 + len(" and x.") + 3000
     # Bluesky counts the link as shown: host (6,003) and no path.

@@ -96,17 +96,31 @@ def build_url_regex(
     Groups: 2 preceding char, 3 URL, 4 protocol, 5 domain, 6 port, 7 path, 8 query.
     """
     domain = _domain_regexes()[0]
-    parens = f"\\((?:{path_chars}+|(?:{path_chars}*\\({path_chars}+\\){path_chars}*))\\)"
-    ending = f"{path_ending}|(?:{parens})"
-    path = (
-        f"(?:(?:{path_chars}*(?:{parens}{path_chars}*)*{ending})"
-        f"|(?:{'@' if at_path else ''}{path_chars}+/))"
-    )
+    path = _path_alternatives(path_chars, path_ending, at_path)
     preceding = f"(?:[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
     return re.compile(
         f"(({preceding})({protocol}({domain})(?::([0-9]+))?(\\/{path}*)?"
         f"(\\?{query_chars}*{query_ending})?))",
         re.IGNORECASE,
+    )
+
+
+def _path_parens(path_chars: str) -> str:
+    """twitter-text's ``validUrlBalancedParens``: one group, at most one nested group."""
+    return f"\\((?:{path_chars}+|(?:{path_chars}*\\({path_chars}+\\){path_chars}*))\\)"
+
+
+def _path_alternatives(path_chars: str, path_ending: str, at_path: bool) -> str:
+    """twitter-text's ``validUrlPath`` (one repetition of it; the URL regex adds ``*``).
+
+    As in twitter-text, ``{ending}|(?:{parens})`` is not grouped, so the alternatives
+    are ``chars*(parens chars*)*ending``, ``parens`` and ``@chars+/``.
+    """
+    parens = _path_parens(path_chars)
+    ending = f"{path_ending}|(?:{parens})"
+    return (
+        f"(?:(?:{path_chars}*(?:{parens}{path_chars}*)*{ending})"
+        f"|(?:{'@' if at_path else ''}{path_chars}+/))"
     )
 
 
@@ -385,6 +399,95 @@ def _domain_ranges(text: str, hits: dict[int, int]) -> list[tuple[int, int, int]
     return ranges
 
 
+# twitter-text's path regex (``_path_alternatives`` repeated) is quadratic on a path of
+# parenthesis groups, "/(a)(a)(a)…": its first alternative, ``chars*(parens chars*)*
+# ending``, walks every group to the end of the path, finds no ending character outside
+# the groups, fails, and the second alternative then takes one group; the next
+# repetition walks the rest again. ``PathMatcher`` gives the same end in linear time.
+# Parentheses are not path characters and a group matches in at most one way, so from
+# a position ``p`` the first alternative sees a fixed "chain": a run of path
+# characters, a group, a run, a group… up to the first character that is neither. Its
+# backtracking tries the ending character at the run positions from the right, so it
+# ends after the rightmost ending character outside the groups, if there is one at or
+# after ``p``. Every later repetition starts inside the same chain (on a run character
+# or a group's opening parenthesis), where the chain is the same suffix: it is walked
+# once, and each repetition is answered from it in O(1).
+# tests/test_counting_linear.py checks it against the regex on adversarial paths.
+
+
+class PathMatcher:
+    """The end of ``\\/(validUrlPath)*`` matched at a position, in linear time.
+
+    ``end(text, pos)`` is what ``regex.match(text, pos).end()`` gives (``None`` when
+    there is no ``/`` at ``pos``); ``regex`` is that reference regex (twitter-text's,
+    case-insensitive). Requires that ``path_ending`` is a subset of ``path_chars`` and
+    that neither holds a parenthesis (true of X's and Mastodon's classes).
+    """
+
+    def __init__(self, path_chars: str, path_ending: str, at_path: bool = True) -> None:
+        self.regex = re.compile(
+            f"\\/{_path_alternatives(path_chars, path_ending, at_path)}*", re.IGNORECASE
+        )
+        self._run = re.compile(f"{path_chars}*", re.IGNORECASE)
+        # Matched on a run: ends after its rightmost ending character.
+        self._last_ending = re.compile(f"{path_chars}*{path_ending}", re.IGNORECASE)
+        self._group = re.compile(_path_parens(path_chars), re.IGNORECASE)
+        self._at = "@" if at_path else ""
+        for paren in "()":
+            if re.match(f"{path_chars}|{path_ending}", paren, re.IGNORECASE):
+                raise ValueError("path characters must not include parentheses")
+
+    def _chain(self, text: str, p: int) -> tuple[int, int, list[tuple[int, int]]]:
+        """(end of the chain from ``p``, its rightmost ending character outside the
+        groups or -1, its groups as (start, end))."""
+        last, groups = -1, []
+        while True:
+            run_end = self._run.match(text, p).end()
+            if run_end > p:
+                m = self._last_ending.match(text, p, run_end)
+                if m:
+                    last = m.end() - 1
+            g = self._group.match(text, run_end)
+            if not g:
+                return run_end, last, groups
+            groups.append(g.span())
+            p = g.end()
+
+    def _at_slash(self, text: str, p: int) -> int | None:
+        """End of the third alternative, ``@chars+/`` (``chars+/`` for Mastodon), or None."""
+        if not text.startswith(self._at, p):
+            return None
+        start = p + len(self._at)
+        run_end = self._run.match(text, start).end()
+        if run_end > start and text.startswith("/", run_end):
+            return run_end + 1
+        slash = text.rfind("/", start + 1, run_end)
+        return slash + 1 if slash != -1 else None
+
+    def end(self, text: str, pos: int) -> int | None:
+        if not text.startswith("/", pos):
+            return None
+        p = pos + 1
+        lo = hi = last = -1
+        groups: list[tuple[int, int]] = []
+        gi = 0
+        while True:
+            while gi < len(groups) and groups[gi][1] <= p:
+                gi += 1
+            if not lo <= p < hi or (gi < len(groups) and groups[gi][0] < p):
+                hi, last, groups = self._chain(text, p)
+                lo, gi = p, 0
+            if last >= p:  # chars*(parens chars*)*ending
+                p = last + 1
+            elif gi < len(groups) and groups[gi][0] == p:  # parens
+                p = groups[gi][1]
+            else:  # @chars+/
+                nxt = self._at_slash(text, p)
+                if nxt is None:
+                    return p
+                p = nxt
+
+
 class UrlScanner:
     """``build_url_regex(...).finditer`` in linear time (see the comment above).
 
@@ -396,16 +499,10 @@ class UrlScanner:
 
     def __init__(self, protocol: str, optional: bool, path_chars: str, path_ending: str,
                  query_chars: str, query_ending: str, at_path: bool = True) -> None:
-        parens = f"\\((?:{path_chars}+|(?:{path_chars}*\\({path_chars}+\\){path_chars}*))\\)"
-        ending = f"{path_ending}|(?:{parens})"
-        path = (
-            f"(?:(?:{path_chars}*(?:{parens}{path_chars}*)*{ending})"
-            f"|(?:{'@' if at_path else ''}{path_chars}+/))"
-        )
         # The port, path and query are optional and each greedy, and what follows each
         # always matches: matched one after the other they give what the regex gives.
         self._port = re.compile(":[0-9]+")
-        self._path = re.compile(f"\\/{path}*", re.IGNORECASE)
+        self.path = PathMatcher(path_chars, path_ending, at_path)
         self._query = re.compile(f"\\?{query_chars}*{query_ending}", re.IGNORECASE)
         self._protocol = re.compile(protocol, re.IGNORECASE)
         self._optional = optional
@@ -417,9 +514,9 @@ class UrlScanner:
         if m:
             pos = m.end()
         path = None
-        m = self._path.match(text, pos)
-        if m:
-            path, pos = m.group(), m.end()
+        end = self.path.end(text, pos)
+        if end is not None:
+            path, pos = text[pos:end], end
         m = self._query.match(text, pos)
         return (m.end() if m else pos), path
 
