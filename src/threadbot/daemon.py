@@ -273,11 +273,11 @@ class Daemon:
             self._hand_over(thread)
 
     def _missed(self, store: Store, thread: StoredThread, late: timedelta) -> None:
-        minutes = int(late.total_seconds() // 60)
+        # ``describe`` already says how long ago ("…, 2 hours ago"): not said twice.
         due = describe(thread.scheduled_at, tz=self.zone, now=now_utc())
-        message = (f"missed: it was due {due}"
-                   f", {minutes} min ago, more than the {self.config.daemon.grace_minutes:g}-min"
-                   f" grace period. `threadbot retry {thread.id}` posts it now, or "
+        message = (f"missed: it was due {due}, more than the "
+                   f"{self.config.daemon.grace_minutes:g}-min grace period before the daemon "
+                   f"could post it. `threadbot retry {thread.id}` posts it now, or "
                    f"`threadbot reschedule {thread.id} --at WHEN`; `threadbot forget "
                    f"{thread.id}` removes it from the list.")
         store.set_note(thread.id, ThreadStatus.MISSED, message)
