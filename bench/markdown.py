@@ -10,24 +10,15 @@ same text, best of a few runs.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+from split import best_of  # bench/ is on sys.path when a script of it runs
 
 import threadbot
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 1_000_000
-
-
-def best_of(runs: int, fn) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def body(path: Path) -> str:

@@ -941,11 +941,6 @@ def find_config(explicit: str | os.PathLike | None = None,
     return None, "defaults"
 
 
-def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The config file ``find_config`` chooses; None means the built-in defaults."""
-    return find_config(explicit)[0]
-
-
 def _shown(path: Path) -> str:
     """The config's path in messages: relative when it is below the current folder."""
     try:

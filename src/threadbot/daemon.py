@@ -230,7 +230,7 @@ class Daemon:
                 late = now - thread.scheduled_at
                 if thread.status is ThreadStatus.QUEUED and thread.not_before is None \
                         and late > self.grace and self._due_while_down(thread):
-                    self._missed(store, thread, late)
+                    self._missed(store, thread)
                 else:
                     self._hand_over(thread)
                 continue
@@ -272,7 +272,7 @@ class Daemon:
         for thread in threads:
             self._hand_over(thread)
 
-    def _missed(self, store: Store, thread: StoredThread, late: timedelta) -> None:
+    def _missed(self, store: Store, thread: StoredThread) -> None:
         # ``describe`` already says how long ago ("…, 2 hours ago"): not said twice.
         due = describe(thread.scheduled_at, tz=self.zone, now=now_utc())
         message = (f"missed: it was due {due}, more than the "
@@ -482,7 +482,6 @@ class _AccountWorker(threading.Thread):
         self.daemon_ = daemon
         self.account = account
         self.queue: queue.PriorityQueue = queue.PriorityQueue()
-        self._order = 0
 
     def put(self, thread: StoredThread | None) -> None:
         if thread is None:

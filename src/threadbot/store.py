@@ -1013,11 +1013,6 @@ class Store:
             db.execute("UPDATE posts SET status = ?, last_error = ? WHERE id = ?",
                        (PostStatus.PENDING.value, error, post_id))
 
-    def note_error(self, post_id: int, error: str) -> None:
-        """Record an error without changing whether the post may have gone out."""
-        with self.transaction() as db:
-            db.execute("UPDATE posts SET last_error = ? WHERE id = ?", (error, post_id))
-
     def posted_texts(self, account: str, since: datetime) -> list[PostedText]:
         """The account's posts that are up (posted, not deleted) and were posted at or
         after ``since``, oldest first: for the duplicate check of
