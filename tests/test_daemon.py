@@ -866,3 +866,28 @@ def test_daemon_run_twice_in_one_process_logs_each_line_once(capsys, isolated, f
         assert result.code == 0, result.err
         assert result.err.count("daemon started") == 1, result.err
         assert "Logging error" not in result.err
+
+
+def test_a_killed_daemon_not_yet_reaped_does_not_block_its_restart(tmp_path):
+    """A daemon killed with -9 whose parent has not reaped it (a zombie) still answers
+    kill(pid, 0); its claim on the database must not block a new daemon meanwhile."""
+    import socket
+
+    from threadbot.store import Store
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        child.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not become a zombie"
+            time.sleep(0.01)
+        with Store(tmp_path / "threadbot.db") as store:
+            dead = f"{socket.gethostname()}:{child.pid}:daemon"
+            assert store.acquire_daemon(dead) is None  # registered, heartbeat fresh
+            assert store.acquire_daemon("other-host:1:daemon") is None
+            # ...and a live one on this host still blocks.
+            assert store.acquire_daemon(f"{socket.gethostname()}:{os.getpid()}:daemon") \
+                == "other-host:1:daemon"
+    finally:
+        child.wait()

@@ -1098,7 +1098,13 @@ def _alive(owner: str) -> bool:
         return False
     except (PermissionError, ValueError):
         return True
-    return True
+    # A process killed but not yet reaped by its parent (a zombie, e.g. a daemon started
+    # with `&` and killed with -9) still answers kill(0): its state says it is gone.
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def _draft_busy(account: str | None, thread_id: int | None,
