@@ -238,6 +238,7 @@ def test_unreadable_times(text, message):
         ("   ", "No time given."),
         ("2026-02-30 09:00", "'2026-02-30' in '2026-02-30 09:00' is not a date."),
         ("2026-13-01T09:00Z", "is not a date. Write the date as YYYY-MM-DD"),
+        ("2026-13-45", "'2026-13-45' is not a date. Write"),  # the date alone: not named twice
         ("25:00", "'25:00' in '25:00' is not a time of day: hours go from 00 to 23"),
         ("tomorrow 09:60", "is not a time of day"),
         ("13pm", "with am/pm, hours go from 1 to 12"),

@@ -185,8 +185,9 @@ def _parse_date(token: str, text: str) -> date | None:
         try:
             return date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
+            where = "" if token.strip() == text.strip() else f" in {text!r}"
             raise UsageError(
-                f"{token!r} in {text!r} is not a date. Write the date as YYYY-MM-DD, "
+                f"{token!r}{where} is not a date. Write the date as YYYY-MM-DD, "
                 "e.g. 2026-12-01.") from None
     return None
 
